@@ -1,0 +1,1 @@
+"""The clause tests, grouped by the seed documents' sections (one module per clause family)."""

@@ -1,0 +1,195 @@
+"""Loading a *target*: the trainer implementation under certification.
+
+A target is named by an import path, optionally with an attribute: ``reference``,
+``pytorch_lightning``, ``lightning.pytorch``, ``my_pkg.adapter`` or ``my_pkg.adapter:NAMESPACE``.
+It must expose ``Trainer``, ``LightningModule`` and ``Callback``; ``LightningDataModule`` and
+``seed_everything`` are used where present.
+
+A target may declare what it supports in a ``TRAINSPEC`` mapping (all keys optional)::
+
+    TRAINSPEC = {
+        "name": "my-trainer",            # shown in certificates
+        "devices": ["cpu", "cuda"],       # accelerators it claims; others are probed
+        "precisions": ["32-true", "bf16-mixed"],
+        "strategies": ["auto"],
+        "profile": "2.x",                 # or "legacy" for the 0.9/1.x contract
+        "deviations": "path/to/deviations.toml",  # relative to the target's module file
+    }
+
+Undeclared things are probed at run time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REQUIRED_NAMES = ("Trainer", "LightningModule", "Callback")
+OPTIONAL_NAMES = ("LightningDataModule", "seed_everything")
+DEFAULT_TARGET = "reference"
+ENV_VAR = "TRAINSPEC_TARGET"
+
+# Deviations files shipped with the suite for well-known targets (conformance/deviations/).
+_SHIPPED_DEVIATIONS = {
+    "pytorch_lightning": "pytorch_lightning.toml",
+    "lightning.pytorch": "pytorch_lightning.toml",
+    "lightning": "pytorch_lightning.toml",
+}
+
+
+class TargetLoadError(Exception):
+    """The target could not be imported or lacks a required name."""
+
+
+@dataclass
+class Declaration:
+    """What a target says about itself (from its ``TRAINSPEC`` mapping)."""
+
+    name: str | None = None
+    devices: tuple[str, ...] | None = None
+    precisions: tuple[str, ...] | None = None
+    strategies: tuple[str, ...] | None = None
+    profile: str = "2.x"
+    deviations: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Target:
+    """A loaded target: its classes, version and declaration."""
+
+    spec: str
+    name: str
+    version: str
+    namespace: Any
+    Trainer: type
+    LightningModule: type
+    Callback: type
+    LightningDataModule: type | None
+    seed_everything: Any | None
+    declaration: Declaration
+
+    # Flags that keep a clause's run quiet, local and deterministic. Clauses that are *about* one
+    # of these (the progress bar, checkpointing, a device) pass it explicitly.
+    QUIET_FLAGS: Mapping[str, Any] = field(
+        default_factory=lambda: {
+            "accelerator": "cpu",
+            "devices": 1,
+            "logger": False,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "enable_checkpointing": False,
+        }
+    )
+
+    def trainer(self, default_root_dir: str | os.PathLike[str], **flags: Any) -> Any:
+        """A ``Trainer`` with the quiet defaults, overridden by ``flags``."""
+        kwargs = {**self.QUIET_FLAGS, "default_root_dir": str(default_root_dir), **flags}
+        return self.Trainer(**kwargs)
+
+    @property
+    def deviations_path(self) -> Path | None:
+        return self.declaration.deviations
+
+    def describe(self) -> str:
+        return f"{self.name} {self.version} ({self.spec})"
+
+
+def _import(spec: str) -> tuple[ModuleType, Any]:
+    module_name, _, attribute = spec.partition(":")
+    if not module_name:
+        raise TargetLoadError(f"empty target specification {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time failure is the target's, report it whole
+        raise TargetLoadError(
+            f"cannot import target {spec!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    namespace: Any = module
+    if attribute:
+        for part in attribute.split("."):
+            try:
+                namespace = getattr(namespace, part)
+            except AttributeError as exc:
+                raise TargetLoadError(
+                    f"target {spec!r}: module {module_name!r} has no attribute {attribute!r}"
+                ) from exc
+    return module, namespace
+
+
+def _version_of(module: ModuleType, namespace: Any) -> str:
+    for obj in (namespace, module):
+        version = getattr(obj, "__version__", None)
+        if isinstance(version, str):
+            return version
+    top = module.__name__.split(".")[0]
+    try:
+        return importlib.metadata.version(top.replace("_", "-"))
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _declaration(spec: str, module: ModuleType, namespace: Any) -> Declaration:
+    raw = getattr(namespace, "TRAINSPEC", None) or getattr(module, "TRAINSPEC", None) or {}
+    if not isinstance(raw, Mapping):
+        raise TargetLoadError(f"target {spec!r}: TRAINSPEC must be a mapping, not {type(raw)}")
+
+    def _tuple(key: str) -> tuple[str, ...] | None:
+        value = raw.get(key)
+        return None if value is None else tuple(str(v) for v in value)
+
+    deviations: Path | None = None
+    if raw.get("deviations"):
+        base = Path(getattr(module, "__file__", ".") or ".").parent
+        deviations = (base / str(raw["deviations"])).resolve()
+    else:
+        module_name = spec.partition(":")[0]
+        shipped = _SHIPPED_DEVIATIONS.get(module_name)
+        if shipped:
+            deviations = Path(__file__).parent / "deviations" / shipped
+    known = {"name", "devices", "precisions", "strategies", "profile", "deviations"}
+    return Declaration(
+        name=raw.get("name"),
+        devices=_tuple("devices"),
+        precisions=_tuple("precisions"),
+        strategies=_tuple("strategies"),
+        profile=str(raw.get("profile", "2.x")),
+        deviations=deviations,
+        extra={k: v for k, v in raw.items() if k not in known},
+    )
+
+
+def resolve_spec(spec: str | None) -> str:
+    """The target to use: the explicit one, else ``$TRAINSPEC_TARGET``, else ``reference``."""
+    return spec or os.environ.get(ENV_VAR) or DEFAULT_TARGET
+
+
+def load_target(spec: str | None = None) -> Target:
+    """Import and check a target; raise :class:`TargetLoadError` with one clear message."""
+    spec = resolve_spec(spec)
+    module, namespace = _import(spec)
+    missing = [name for name in REQUIRED_NAMES if getattr(namespace, name, None) is None]
+    if missing:
+        raise TargetLoadError(
+            f"target {spec!r} does not expose {', '.join(missing)}; a target must expose "
+            f"{', '.join(REQUIRED_NAMES)} (write a small adapter module if its API differs)"
+        )
+    declaration = _declaration(spec, module, namespace)
+    return Target(
+        spec=spec,
+        name=declaration.name or spec.partition(":")[0],
+        version=_version_of(module, namespace),
+        namespace=namespace,
+        Trainer=namespace.Trainer,
+        LightningModule=namespace.LightningModule,
+        Callback=namespace.Callback,
+        LightningDataModule=getattr(namespace, "LightningDataModule", None),
+        seed_everything=getattr(namespace, "seed_everything", None),
+        declaration=declaration,
+    )
