@@ -16,7 +16,9 @@ A target may declare what it supports in a ``TRAINSPEC`` mapping (all keys optio
         "deviations": "path/to/deviations.toml",  # relative to the target's module file
     }
 
-Undeclared things are probed at run time.
+Undeclared things are probed at run time: a target is assumed to support every device the
+machine has (:func:`available_devices`) and every precision; a clause that needs something the
+target lacks calls :meth:`Target.require`, which skips it (``not_run``) with the reason.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from types import ModuleType
 from typing import Any
 
 REQUIRED_NAMES = ("Trainer", "LightningModule", "Callback")
+PROFILES = ("2.x", "legacy")
 OPTIONAL_NAMES = ("LightningDataModule", "seed_everything")
 DEFAULT_TARGET = "reference"
 ENV_VAR = "TRAINSPEC_TARGET"
@@ -97,8 +100,69 @@ class Target:
     def deviations_path(self) -> Path | None:
         return self.declaration.deviations
 
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """The device types to certify: the declared ones, else those this machine has."""
+        if self.declaration.devices is not None:
+            return self.declaration.devices
+        return tuple(kind for kind, count in available_devices().items() if count)
+
+    def unsupported_reason(
+        self,
+        *,
+        device: str | None = None,
+        precision: str | None = None,
+        strategy: str | None = None,
+        profile: str | None = None,
+    ) -> str | None:
+        """Why a clause needing these cannot run here (``None`` when it can).
+
+        The machine must have the device; the target must not have declared a list that leaves
+        the device, precision or strategy out; the clause's profile must be the target's.
+        """
+        declared = self.declaration
+        if device is not None:
+            kind = device.split(":")[0]
+            if not available_devices().get(kind):
+                return f"no {kind} device on this machine"
+            if declared.devices is not None and kind not in declared.devices:
+                return f"target {self.name} does not declare device {kind!r}"
+        if precision is not None and declared.precisions is not None:
+            if str(precision) not in declared.precisions:
+                return f"target {self.name} does not declare precision {precision!r}"
+        if strategy is not None and declared.strategies is not None:
+            if strategy not in declared.strategies:
+                return f"target {self.name} does not declare strategy {strategy!r}"
+        if profile is not None and profile != declared.profile:
+            return f"clause applies to profile {profile!r}; target declares {declared.profile!r}"
+        return None
+
+    def require(self, **needs: str | None) -> None:
+        """Skip the running clause (status ``not_run``) unless :meth:`unsupported_reason` is None.
+
+        Keywords: ``device``, ``precision``, ``strategy``, ``profile``.
+        """
+        reason = self.unsupported_reason(**needs)
+        if reason is not None:
+            import pytest  # imported here: loading a target must not need pytest
+
+            pytest.skip(reason)
+
     def describe(self) -> str:
         return f"{self.name} {self.version} ({self.spec})"
+
+
+def available_devices() -> dict[str, int]:
+    """Device types this machine has, with their counts (``cpu`` is always 1)."""
+    import torch  # imported lazily: the plugin must not pull torch into unrelated sessions
+
+    found = {"cpu": 1, "cuda": 0, "mps": 0}
+    if torch.cuda.is_available():
+        found["cuda"] = torch.cuda.device_count()
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found["mps"] = 1
+    return found
 
 
 def _import(spec: str) -> tuple[ModuleType, Any]:
@@ -153,13 +217,25 @@ def _declaration(spec: str, module: ModuleType, namespace: Any) -> Declaration:
         shipped = _SHIPPED_DEVIATIONS.get(module_name)
         if shipped:
             deviations = Path(__file__).parent / "deviations" / shipped
+    profile = str(raw.get("profile", "2.x"))
+    if profile not in PROFILES:
+        raise TargetLoadError(
+            f"target {spec!r}: TRAINSPEC profile must be one of {', '.join(PROFILES)}, "
+            f"not {profile!r}"
+        )
+    for key in ("devices", "precisions", "strategies"):
+        value = raw.get(key)
+        if value is not None and (isinstance(value, str) or not isinstance(value, list | tuple)):
+            raise TargetLoadError(
+                f"target {spec!r}: TRAINSPEC[{key!r}] must be a list of strings, not {value!r}"
+            )
     known = {"name", "devices", "precisions", "strategies", "profile", "deviations"}
     return Declaration(
         name=raw.get("name"),
         devices=_tuple("devices"),
         precisions=_tuple("precisions"),
         strategies=_tuple("strategies"),
-        profile=str(raw.get("profile", "2.x")),
+        profile=profile,
         deviations=deviations,
         extra={k: v for k, v in raw.items() if k not in known},
     )
@@ -180,6 +256,18 @@ def load_target(spec: str | None = None) -> Target:
             f"target {spec!r} does not expose {', '.join(missing)}; a target must expose "
             f"{', '.join(REQUIRED_NAMES)} (write a small adapter module if its API differs)"
         )
+    # Clauses subclass these two, so they must be classes (Trainer may be any callable).
+    not_classes = [
+        name
+        for name in ("LightningModule", "Callback")
+        if not isinstance(getattr(namespace, name), type)
+    ]
+    if not_classes:
+        raise TargetLoadError(
+            f"target {spec!r}: {', '.join(not_classes)} must be a class (clauses subclass it)"
+        )
+    if not callable(namespace.Trainer):
+        raise TargetLoadError(f"target {spec!r}: Trainer must be callable")
     declaration = _declaration(spec, module, namespace)
     return Target(
         spec=spec,
