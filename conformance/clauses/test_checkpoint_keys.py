@@ -52,7 +52,9 @@ def _fit_and_save(
     "CKPT-KEYS-001",
     "save_checkpoint writes epoch, global_step, the version, state_dict and loops, with meaning",
     level="de-facto",
-    source=facts("§3.1", "Always: epoch, global_step, pytorch-lightning_version, state_dict, loops"),
+    source=facts(
+        "§3.1", "Always: epoch, global_step, pytorch-lightning_version, state_dict, loops"
+    ),
     docs_say=KEYS_SILENT,
 )
 def test_core_keys(target: Any, tmp_path: Path) -> None:
@@ -118,7 +120,9 @@ def test_weights_only_save(target: Any, tmp_path: Path) -> None:
         target, tmp_path, weights_only=True, callbacks=[counter], model=model
     )
     present = sorted(set(TRAINING_STATE) & set(ckpt))
-    assert not present, f"expected no {list(TRAINING_STATE)} in a weights-only file, found {present}"
+    assert not present, (
+        f"expected no {list(TRAINING_STATE)} in a weights-only file, found {present}"
+    )
     for key in ("epoch", "global_step", "state_dict", "loops", "hyper_parameters"):
         assert key in ckpt, f"expected {key!r} in a weights-only checkpoint, keys {sorted(ckpt)}"
     assert_same(weights_of(model), ckpt["state_dict"], "weights-only state_dict")
