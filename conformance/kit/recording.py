@@ -1,0 +1,430 @@
+"""Hook recorders: subclasses of the *target's* classes that write each hook call into a trace.
+
+Recording uses public overrides only. At run time we subclass the target's ``LightningModule``
+(``recording_module``), ``Callback`` (``recording_callback``) and ``LightningDataModule``
+(``recording_datamodule``); every hook of the 2.x contract (``conformance.spec.hooks``) is
+overridden to append one event **on entry**, then call ``super()``. The hook list is the contract's,
+not the target's: a target that never calls a hook shows up as a missing event, and a target whose
+base class lacks a hook gets a neutral stand-in (return the batch for batch hooks, ``None`` else).
+
+Events look like ``"M.training_step(batch_idx=1)"``, ``"CB0.on_train_batch_start(batch_idx=1)"``,
+``"DM.setup(stage=fit)"`` (``conformance.spec.hooks.event``), so the target's trace and the
+executable spec's trace compare line by line, and :func:`trace_diff` shows where they part.
+
+Decisions worth knowing:
+
+* **Conditional hooks are expected.** Lightning calls ``prepare_data``, ``configure_model`` and
+  ``on_{validation,test}_model_train`` only when they are overridden (facts §1.12). The recorder
+  overrides them, so they are called, and the spec expects them. A trainer that calls them
+  unconditionally produces the same trace.
+* **User methods are wrapped only where the user defined them** (``USER_METHODS``: steps,
+  dataloaders, ``configure_optimizers``) because their presence changes what a trainer does.
+* **No nested-call noise.** ``forward``, ``zero_grad``, ``train``, ``clip_gradients`` and
+  ``manual_backward`` are not hooks and are not recorded; mode and grad state are checked by other
+  clauses directly.
+* **Signatures.** Trainers inspect hook signatures (e.g. whether ``validation_step`` takes
+  ``dataloader_idx``), so every wrapper carries the contract's signature (``__signature__``), or
+  the user's own signature for user methods.
+* **Stateful recorders.** Recording callbacks and datamodules return a non-empty ``state_dict``
+  (``{"recorder": name}`` merged into their parent's), so checkpoint saving and restoring call
+  their ``state_dict`` / ``load_state_dict``. Each recording callback class gets its own name, so
+  their default ``state_key`` values stay distinct.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.spec.hooks import (
+    BATCH_TRANSFER_HOOKS,
+    CALLBACK_HOOKS,
+    CALLBACK_STATE_METHODS,
+    DATAMODULE_HOOKS,
+    MODULE_HOOKS,
+    USER_METHODS,
+    event,
+    parameters,
+    shown_arguments,
+)
+from conformance.spec.trace import Trace, trace_diff
+from conformance.target import Target
+
+__all__ = [
+    "Trace",
+    "trace_diff",
+    "recording_module",
+    "recording_callback",
+    "recording_datamodule",
+    "monitoring_callback_base",
+    "hook_model_class",
+    "hook_datamodule_class",
+    "RecordedRun",
+    "recorded_run",
+]
+
+RECORDER_STATE_KEY = "recorder"
+
+
+def _neutral_result(hook: str, args: tuple[Any, ...]) -> Any:
+    """What a hook the target's base class lacks returns: the batch for batch hooks, else None."""
+    if hook in BATCH_TRANSFER_HOOKS and args:
+        return args[0]
+    if hook == "state_dict":
+        return {}
+    return None
+
+
+def _recording_method(
+    owner: str,
+    hook: str,
+    spec: str,
+    trace: Trace,
+    cls_cell: list[type],
+    *,
+    leading: int = 0,
+    signature: inspect.Signature | None = None,
+) -> Callable[..., Any]:
+    """A method that records ``owner.hook(...)`` on entry, then delegates to ``super()``.
+
+    ``leading`` is the number of positional arguments before the hook's own (2 for a callback's
+    ``trainer, pl_module``), which are not part of ``spec``.
+    """
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        own = args[leading:]
+        trace.record(event(owner, hook, **shown_arguments(spec, own, kwargs)))
+        parent = getattr(super(cls_cell[0], self), hook, None)
+        if parent is None:
+            return _neutral_result(hook, own)
+        return parent(*args, **kwargs)
+
+    method.__name__ = method.__qualname__ = hook
+    method.__signature__ = signature or parameters(spec)  # type: ignore[attr-defined]
+    return method
+
+
+def _stateful(owner: str, method: Callable[..., Any], hook: str) -> Callable[..., Any]:
+    """Make a recorder's ``state_dict`` non-empty and strip that marker again on load."""
+    if hook == "state_dict":
+
+        def state_dict(self: Any) -> dict[str, Any]:
+            state = method(self)
+            return {**(state or {}), RECORDER_STATE_KEY: owner}
+
+        state_dict.__signature__ = method.__signature__  # type: ignore[attr-defined]
+        return state_dict
+    if hook == "load_state_dict":
+
+        def load_state_dict(self: Any, state_dict: Mapping[str, Any], *args: Any) -> Any:
+            state = {k: v for k, v in state_dict.items() if k != RECORDER_STATE_KEY}
+            return method(self, state, *args)
+
+        load_state_dict.__signature__ = method.__signature__  # type: ignore[attr-defined]
+        return load_state_dict
+    return method
+
+
+def _build(base: type, class_name: str, methods: Callable[[list[type]], dict[str, Any]]) -> type:
+    cls_cell: list[type] = []
+    namespace = methods(cls_cell)
+    namespace["__qualname__"] = class_name
+    namespace["__module__"] = __name__
+    cls = type(class_name, (base,), namespace)
+    cls_cell.append(cls)
+    return cls
+
+
+def _defines(base: type, parent: type | None, name: str) -> bool:
+    """Whether ``base`` (a user's class) defines ``name`` rather than inheriting the default."""
+    mine = getattr(base, name, None)
+    return mine is not None and (parent is None or mine is not getattr(parent, name, None))
+
+
+def recording_module(target: Target, base_cls: type, trace: Trace, name: str = "M") -> type:
+    """A subclass of ``base_cls`` (itself a subclass of ``target.LightningModule``) that records."""
+    if not issubclass(base_cls, target.LightningModule):
+        raise TypeError(
+            f"{base_cls.__qualname__} is not a subclass of the target's LightningModule "
+            f"({target.LightningModule.__module__}.{target.LightningModule.__qualname__})"
+        )
+
+    def methods(cell: list[type]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for hook, spec in MODULE_HOOKS.items():
+            signature = None
+            if hook in USER_METHODS:
+                if not _defines(base_cls, target.LightningModule, hook):
+                    continue
+                signature = inspect.signature(getattr(base_cls, hook))
+            out[hook] = _recording_method(name, hook, spec, trace, cell, signature=signature)
+        return out
+
+    return _build(base_cls, f"Recording{base_cls.__name__}", methods)
+
+
+def recording_callback(
+    target: Target,
+    trace: Trace,
+    name: str = "CB0",
+    base: type | None = None,
+    **init_kwargs: Any,
+) -> Any:
+    """An instance of a recording subclass of ``base`` (default: ``target.Callback``).
+
+    ``base`` may be any subclass of the target's ``Callback``, e.g. its ``EarlyStopping`` (see
+    :func:`monitoring_callback_base`). The class is named after ``name`` so that two recording
+    callbacks never share a ``state_key``.
+    """
+    base = base or target.Callback
+    if not issubclass(base, target.Callback):
+        raise TypeError(f"{base.__qualname__} is not a subclass of the target's Callback")
+
+    def methods(cell: list[type]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for hook, spec in CALLBACK_HOOKS.items():
+            signature = parameters(f"trainer, pl_module, {spec}" if spec else "trainer, pl_module")
+            out[hook] = _recording_method(
+                name, hook, spec, trace, cell, leading=2, signature=signature
+            )
+        for hook, spec in CALLBACK_STATE_METHODS.items():
+            out[hook] = _stateful(name, _recording_method(name, hook, spec, trace, cell), hook)
+        return out
+
+    cls = _build(base, f"Recording{base.__name__}_{name}", methods)
+    return cls(**init_kwargs)
+
+
+def recording_datamodule(
+    target: Target,
+    base_cls: type,
+    trace: Trace,
+    name: str = "DM",
+    *,
+    batch_transfer: bool = True,
+) -> type:
+    """A recording subclass of ``base_cls`` (a subclass of ``target.LightningDataModule``).
+
+    With ``batch_transfer=True`` the DataModule also overrides the three batch-transfer hooks,
+    which (in Lightning 2.x) makes the trainer call the DataModule's instead of the module's.
+    """
+    parent = target.LightningDataModule
+    if parent is None:
+        raise TypeError(f"target {target.spec!r} has no LightningDataModule")
+    if not issubclass(base_cls, parent):
+        raise TypeError(f"{base_cls.__qualname__} is not a subclass of the target's DataModule")
+    hooks = {**DATAMODULE_HOOKS, **(BATCH_TRANSFER_HOOKS if batch_transfer else {})}
+
+    def methods(cell: list[type]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for hook, spec in hooks.items():
+            signature = None
+            if hook.endswith("_dataloader"):
+                if not _defines(base_cls, parent, hook):
+                    continue
+                signature = inspect.signature(getattr(base_cls, hook))
+            method = _recording_method(name, hook, spec, trace, cell, signature=signature)
+            out[hook] = _stateful(name, method, hook)
+        return out
+
+    return _build(base_cls, f"Recording{base_cls.__name__}", methods)
+
+
+def monitoring_callback_base(target: Target) -> tuple[type, dict[str, Any]] | None:
+    """The target's "monitoring" callback class and neutral constructor arguments, if it has one.
+
+    Lightning runs ``on_train_epoch_end`` of monitoring callbacks (``EarlyStopping`` and
+    ``Checkpoint`` subclasses) after the module's (facts §1.1). We use the target's
+    ``EarlyStopping`` — it keeps its place in the callback list, whereas Lightning moves
+    checkpoint callbacks to the end — watching a metric nobody logs, non-strictly, so it never
+    stops training or raises.
+    """
+    namespace = getattr(target.namespace, "callbacks", None)
+    early_stopping = getattr(namespace, "EarlyStopping", None) or getattr(
+        target.namespace, "EarlyStopping", None
+    )
+    if early_stopping is None or not issubclass(early_stopping, target.Callback):
+        return None
+    return early_stopping, {"monitor": "trainspec_unlogged_metric", "strict": False}
+
+
+# ---- the recorded workload and runs ------------------------------------------------------------
+# A BoringModel-shaped workload (Linear(32, 2), SGD, one-sample batches) whose loader sizes,
+# optimization mode and scheduler follow a spec configuration, so that a recorded run and the
+# spec's trace describe the same run.
+
+STAGES = ("train", "val", "test", "predict")
+_WORKLOAD_CLASSES: dict[tuple[int, bool, bool], type] = {}
+
+
+def _loader_methods(stages: Iterable[str]) -> dict[str, Any]:
+    """``<stage>_dataloader`` methods: one loader, or a list when ``self.batches[stage]`` has
+    several entries (one per dataloader, each the number of batches it yields)."""
+    from conformance.kit.data import loader
+
+    def make(stage: str) -> Callable[[Any], Any]:
+        def dataloader(self: Any) -> Any:
+            loaders = [loader(n, seed=i) for i, n in enumerate(self.batches.get(stage, (2,)))]
+            return loaders[0] if len(loaders) == 1 else loaders
+
+        dataloader.__name__ = dataloader.__qualname__ = f"{stage}_dataloader"
+        return dataloader
+
+    return {f"{stage}_dataloader": make(stage) for stage in stages}
+
+
+def hook_model_class(target: Target, *, validation: bool = True, dataloaders: bool = True) -> type:
+    """The workload's module class (a subclass of ``target.LightningModule``, cached).
+
+    ``validation=False`` leaves out ``validation_step`` and ``val_dataloader`` (a model that does
+    not validate); ``dataloaders=False`` leaves out every ``*_dataloader`` (a DataModule supplies
+    them). Instances take ``batches={"train": (4,), "val": (2, 3), ...}``,
+    ``automatic_optimization``, ``scheduler`` (None, "epoch" or "step") and ``scheduler_frequency``.
+    """
+    key = (id(target.LightningModule), validation, dataloaders)
+    if key in _WORKLOAD_CLASSES:
+        return _WORKLOAD_CLASSES[key]
+    import torch
+
+    class HookWorkload(target.LightningModule):  # type: ignore[name-defined,misc]
+        def __init__(
+            self,
+            batches: Mapping[str, tuple[int, ...]] | None = None,
+            automatic_optimization: bool = True,
+            scheduler: str | None = "epoch",
+            scheduler_frequency: int = 1,
+        ) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(32, 2)
+            self.batches = dict(batches or {})
+            self.automatic_optimization = automatic_optimization
+            self.scheduler_interval = scheduler
+            self.scheduler_frequency = scheduler_frequency
+
+        def forward(self, x: Any) -> Any:
+            return self.layer(x)
+
+        def loss(self, batch: Any) -> Any:
+            preds = self(batch)
+            return torch.nn.functional.mse_loss(preds, torch.ones_like(preds))
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            if self.automatic_optimization:
+                return {"loss": self.loss(batch)}
+            optimizer = self.optimizers()  # manual optimization, facts §1.5
+            optimizer.zero_grad()
+            loss = self.loss(batch)
+            self.manual_backward(loss)
+            optimizer.step()
+            return {"loss": loss}
+
+        def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+            return self.loss(batch)
+
+        def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+            return self(batch)
+
+        def configure_optimizers(self) -> Any:
+            optimizer = torch.optim.SGD(self.layer.parameters(), lr=0.1)
+            if self.scheduler_interval is None:
+                return optimizer
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.99)
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {
+                    "scheduler": scheduler,
+                    "interval": self.scheduler_interval,
+                    "frequency": self.scheduler_frequency,
+                },
+            }
+
+    def validation_step(self: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+        return self.loss(batch)
+
+    extra: dict[str, Any] = {"validation_step": validation_step} if validation else {}
+    if dataloaders:
+        extra.update(_loader_methods(s for s in STAGES if validation or s != "val"))
+    cls = type("HookWorkload", (HookWorkload,), {**extra, "__qualname__": "HookWorkload"})
+    _WORKLOAD_CLASSES[key] = cls
+    return cls
+
+
+def hook_datamodule_class(target: Target, *, validation: bool = True) -> type:
+    """The workload's DataModule class: it supplies every loader (``val`` only with validation)."""
+    if target.LightningDataModule is None:
+        raise TypeError(f"target {target.spec!r} has no LightningDataModule")
+    key = (id(target.LightningDataModule), validation, False)
+    if key not in _WORKLOAD_CLASSES:
+
+        def __init__(self: Any, batches: Mapping[str, tuple[int, ...]] | None = None) -> None:
+            target.LightningDataModule.__init__(self)
+            self.batches = dict(batches or {})
+
+        methods = _loader_methods(s for s in STAGES if validation or s != "val")
+        _WORKLOAD_CLASSES[key] = type(
+            "HookWorkloadData", (target.LightningDataModule,), {"__init__": __init__, **methods}
+        )
+    return _WORKLOAD_CLASSES[key]
+
+
+@dataclass
+class RecordedRun:
+    """A trainer wired to recording copies of the workload, its callbacks and DataModule."""
+
+    trace: Trace
+    trainer: Any
+    model: Any
+    datamodule: Any | None
+
+    def _call(self, entry: str, **kwargs: Any) -> Any:
+        if self.datamodule is not None:
+            kwargs["datamodule"] = self.datamodule
+        return getattr(self.trainer, entry)(self.model, **kwargs)
+
+    def fit(self, **kwargs: Any) -> Trace:
+        self._call("fit", **kwargs)
+        return self.trace
+
+    def evaluate(self, stage: str, **kwargs: Any) -> Trace:
+        """``stage`` is ``"validate"``, ``"test"`` or ``"predict"``."""
+        self._call(stage, **kwargs)
+        return self.trace
+
+
+def recorded_run(
+    target: Target,
+    root_dir: str | os.PathLike[str],
+    *,
+    callbacks: Iterable[str] = ("plain",),
+    batches: Mapping[str, tuple[int, ...]] | None = None,
+    validation: bool = True,
+    datamodule: bool = False,
+    datamodule_batch_transfer: bool = False,
+    model_kwargs: Mapping[str, Any] | None = None,
+    **trainer_flags: Any,
+) -> RecordedRun:
+    """Build (not run) a recorded run: callbacks ``CB0, CB1...`` of the given kinds
+    (``"plain"`` or ``"monitoring"``), module ``M``, DataModule ``DM`` when ``datamodule``."""
+    trace = Trace()
+    callback_objects = []
+    for index, kind in enumerate(callbacks):
+        base, init = (None, {})
+        if kind == "monitoring":
+            found = monitoring_callback_base(target)
+            if found is None:
+                raise LookupError(f"target {target.spec!r} has no EarlyStopping callback")
+            base, init = found
+        callback_objects.append(recording_callback(target, trace, f"CB{index}", base, **init))
+    batches = dict(batches or {})
+    model_cls = hook_model_class(target, validation=validation, dataloaders=not datamodule)
+    model = recording_module(target, model_cls, trace)(batches=batches, **(model_kwargs or {}))
+    dm = None
+    if datamodule:
+        dm_base = hook_datamodule_class(target, validation=validation)
+        transfer = datamodule_batch_transfer
+        dm = recording_datamodule(target, dm_base, trace, batch_transfer=transfer)(batches=batches)
+    trainer = target.trainer(root_dir, callbacks=callback_objects, **trainer_flags)
+    return RecordedRun(trace, trainer, model, dm)
