@@ -20,20 +20,15 @@ from conformance.kit.checkpoints import (
     weights_of,
 )
 from conformance.kit.citations import docs_silent
-from conformance.kit.ckpt_models import tiny_module_class
+from conformance.kit.ckpt_models import SCORES, scored_module_class
 from conformance.registry import clause, facts
 
 BATCHES = 3
-SCORES = [0.5, 0.2, 0.9, 0.1, 0.3]  # epoch -> logged "score"
 MCKPT_SILENT = docs_silent("ModelCheckpoint")
 
 
 def _scored_module(target: Any) -> Any:
-    class Scored(tiny_module_class(target)):
-        def on_train_epoch_end(self) -> None:
-            self.log("score", SCORES[self.current_epoch])
-
-    return Scored(batches=BATCHES)
+    return scored_module_class(target)(batches=BATCHES)
 
 
 def _fit(target: Any, root: Path, epochs: int, *callbacks: Any, **flags: Any) -> tuple[Any, Any]:

@@ -58,7 +58,9 @@ def tiny_module_class(target: Target) -> type:
     It calls ``save_hyperparameters(ignore=["encoder"])`` (so ``encoder`` must be re-supplied at
     load), keeps the optimizer and scheduler it created, and records what the trainer showed it:
     ``at_train_start`` (counters, optimizer and scheduler state in ``on_train_start``) and
-    ``trained`` (``(epoch, batch_idx, sample ids)`` for every training step).
+    ``trained`` (``(epoch, batch_idx, sample ids)`` for every training step) and ``weights_at``
+    (the weights at ``on_validation_start``/``on_test_start``/``on_predict_start``, keyed
+    ``"validate"``/``"test"``/``"predict"``).
     """
 
     def build() -> type:
@@ -84,6 +86,7 @@ def tiny_module_class(target: Target) -> type:
                 self.saved_hook_keys: list[str] | None = None
                 self.loaded_hook_keys: list[str] | None = None
                 self.extra_to_save: dict[str, Any] = {}
+                self.weights_at: dict[str, dict[str, torch.Tensor]] = {}
 
             def forward(self, x: torch.Tensor) -> torch.Tensor:
                 return self.layer(self.dropout(self.encoder(x)))
@@ -137,6 +140,20 @@ def tiny_module_class(target: Target) -> type:
                     "weights": {k: v.detach().clone() for k, v in self.state_dict().items()},
                 }
 
+            def _snapshot(self, stage: str) -> None:
+                self.weights_at[stage] = {
+                    k: v.detach().clone() for k, v in self.state_dict().items()
+                }
+
+            def on_validation_start(self) -> None:
+                self._snapshot("validate")
+
+            def on_test_start(self) -> None:
+                self._snapshot("test")
+
+            def on_predict_start(self) -> None:
+                self._snapshot("predict")
+
             def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
                 self.saved_hook_keys = sorted(checkpoint)
                 checkpoint.update(self.extra_to_save)
@@ -147,6 +164,33 @@ def tiny_module_class(target: Target) -> type:
         return TinyModule
 
     return _cached(target, "TinyModule", build)
+
+
+SCORES = (0.5, 0.2, 0.9, 0.1, 0.3)
+
+
+def scored_module_class(target: Target) -> type:
+    """:func:`tiny_module_class` that logs ``score = SCORES[current_epoch]`` at each epoch end.
+
+    Monitoring ``score`` therefore has a known best epoch: 3 for ``"min"``, 2 for ``"max"``.
+    """
+
+    def build() -> type:
+        class ScoredModule(tiny_module_class(target)):  # type: ignore[misc]
+            def on_train_epoch_end(self) -> None:
+                self.log("score", SCORES[self.current_epoch])
+
+        return ScoredModule
+
+    return _cached(target, "ScoredModule", build)
+
+
+def seed_all(target: Target, seed: int) -> None:
+    """Seed every RNG the way a user script would (the target's ``seed_everything`` if any)."""
+    if target.seed_everything is not None:
+        target.seed_everything(seed)
+    else:
+        torch.manual_seed(seed)
 
 
 def tiny_datamodule_class(target: Target) -> type:
