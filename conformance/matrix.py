@@ -225,6 +225,18 @@ def require_cell(
     return Cell(device, precision)
 
 
+def torch_device(device: str) -> torch.device:
+    """The ``torch.device`` a trainer running on ``device`` (one device) puts tensors on."""
+    _check_known((device,), PRECISIONS[:1])
+    if device == "cuda":
+        return torch.device("cuda", torch.cuda.current_device())
+    if device == "xla":
+        import torch_xla.core.xla_model as xm  # only importable where the device exists
+
+        return torch.device(xm.xla_device())
+    return torch.device(device)
+
+
 def trainer_flags(device: str, precision: str) -> dict[str, Any]:
     """The Trainer flags that select one cell: one device of that kind, that precision."""
     _check_known((device,), (precision,))
