@@ -1,22 +1,51 @@
 """The trainspec pytest plugin (registered through the ``pytest11`` entry point).
 
-It is inert in test sessions that collect no clause: it only adds options, the ``target`` and
-``make_trainer`` fixtures and the ``trainspec_clause`` marker. When clauses are collected it loads
-the target once (a broken target is one clear error, not hundreds of failures).
+In a session that runs no clause it only adds options, fixtures and markers, and imports nothing
+heavy. A *clause session* (a trainspec option given, ``$TRAINSPEC_TARGET`` set, or
+``conformance.clauses`` among the arguments; or clauses found at collection) additionally:
+
+- loads the target once, up front: a broken target is one clear error, not hundreds of failures;
+- reads the deviations file and marks each declared clause test ``xfail(strict=False)``, so pytest's
+  own outcomes, exit code and JUnit follow the declarations;
+- keeps only the clauses selected with ``--trainspec-clauses``;
+- gives every clause test a timeout (pytest-timeout, signal method) and restores process-global
+  state after it (:mod:`conformance.isolation`);
+- loads the ``trainspec-certify`` hypothesis profile (or ``--trainspec-hypothesis-profile``);
+- turns pytest's reports into clause statuses (:mod:`conformance.outcomes`), prints a summary per
+  clause family and writes the JSON certificate (``--trainspec-json``).
+
+Under pytest-xdist, workers collect and run; the controller gathers reports (a crashed worker's
+test arrives as a failed report without trainspec data: ``errored``) and each worker's catalogue
+of collected clause tests (sent as ``workeroutput`` when it finishes).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import signal
+import sys
+import threading
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
 
-from conformance.registry import clause_of
-from conformance.target import ENV_VAR, Target, TargetLoadError, load_target, resolve_spec
+from conformance.collector import ResultCollector
+from conformance.deviations import DeviationsFile
+from conformance.fixtures import make_tmp_dir, make_trainer, target, trainer_factory
+from conformance.registry import REGISTRY, clause_of
+from conformance.selection import parse_prefixes, selected
+from conformance.session import SessionState, activate_hypothesis_profile, prepare, state_of
+from conformance.target import ENV_VAR, Target
 
-_TARGET_KEY = pytest.StashKey[Target]()
+DEFAULT_TIMEOUT_S = 120.0
+# The fixtures clause tests use; importing them here is what makes pytest offer them.
+FIXTURES = (target, make_trainer, make_tmp_dir, trainer_factory)
+_PHASES = pytest.StashKey[dict[str, dict[str, Any]]]()
+_RESTORED = pytest.StashKey[list[str]]()
+
+
+# --------------------------------------------------------------------------------------- options
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,51 +53,289 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--trainspec-target",
         default=None,
-        help=f"target module to certify (default: ${ENV_VAR} or 'reference')",
+        help=f"target module to certify, 'module' or 'module:attr' (default: ${ENV_VAR} or "
+        "'reference')",
     )
+    group.addoption(
+        "--trainspec-clauses",
+        default=None,
+        metavar="PREFIX[,PREFIX...]",
+        help="run only the clauses whose ID starts with one of these dash-separated prefixes "
+        "(e.g. HOOK-FIT,OPT-002)",
+    )
+    group.addoption(
+        "--trainspec-deviations",
+        default=None,
+        metavar="PATH",
+        help="deviations file (TOML) to use instead of the target's own",
+    )
+    group.addoption(
+        "--trainspec-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"per-clause timeout; a timeout counts as errored (default {DEFAULT_TIMEOUT_S:g}, "
+        "0 disables)",
+    )
+    group.addoption(
+        "--trainspec-hypothesis-profile",
+        default=None,
+        metavar="NAME",
+        help="hypothesis profile for clauses: trainspec-certify (default) or trainspec-explore",
+    )
+    group.addoption(
+        "--trainspec-json",
+        default=None,
+        metavar="PATH",
+        help="write the JSON certificate of this run to PATH",
+    )
+    group.addoption(
+        "--trainspec-no-summary",
+        action="store_true",
+        default=False,
+        help="do not print the per-family clause summary (trainspec certify prints its own)",
+    )
+    group.addoption(
+        "--trainspec-update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite golden hook-trace files instead of comparing against them",
+    )
+
+
+_EXPLICIT_OPTIONS = (
+    "trainspec_target",
+    "trainspec_clauses",
+    "trainspec_deviations",
+    "trainspec_hypothesis_profile",
+    "trainspec_json",
+)
+
+
+def _is_clause_session(config: pytest.Config) -> bool:
+    if any(config.getoption(name) for name in _EXPLICIT_OPTIONS) or os.environ.get(ENV_VAR):
+        return True
+    return any("conformance" in arg and "clauses" in arg for arg in config.args)
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+# ------------------------------------------------------------------------------- configuration
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "trainspec_clause(info): the test encodes this conformance clause"
     )
+    state = state_of(config)
+    state.prefixes = _prefixes(config)
+    config.pluginmanager.register(ResultCollector(config, state), "trainspec-collector")
+    if _is_clause_session(config):
+        activate_hypothesis_profile(config)
+        prepare(config)
 
 
-def _load(config: pytest.Config) -> Target:
-    if _TARGET_KEY not in config.stash:
-        spec = resolve_spec(config.getoption("--trainspec-target"))
-        try:
-            config.stash[_TARGET_KEY] = load_target(spec)
-        except TargetLoadError as exc:
-            raise pytest.UsageError(f"trainspec: {exc}") from exc
-    return config.stash[_TARGET_KEY]
-
-
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    if any(clause_of(item) is not None for item in items):
-        _load(config)
+def _prefixes(config: pytest.Config) -> list[str]:
+    try:
+        return parse_prefixes(config.getoption("trainspec_clauses"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"trainspec: --trainspec-clauses: {exc}") from exc
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    spec = config.getoption("--trainspec-target") or os.environ.get(ENV_VAR)
-    if not spec:
+    state = state_of(config)
+    target = state.target
+    if target is None:
         return None
-    return [f"trainspec target: {spec}"]
+    import torch
+
+    from conformance.target import available_devices
+
+    devices = ", ".join(f"{kind}×{n}" for kind, n in available_devices().items() if n)
+    deviations = state.deviations
+    declared = (
+        f"{deviations.path} ({len(deviations.entries)} entries)"
+        if deviations and deviations.path
+        else "none"
+    )
+    return [
+        f"trainspec target: {target.name} {target.version} ({target.spec}), "
+        f"profile {target.declaration.profile}",
+        f"trainspec: torch {torch.__version__}; devices found: {devices}; "
+        f"hypothesis profile: {state.hypothesis.get('profile')}; deviations: {declared}",
+    ]
 
 
-@pytest.fixture(scope="session")
-def target(pytestconfig: pytest.Config) -> Target:
-    """The target under certification."""
-    return _load(pytestconfig)
+# ---------------------------------------------------------------------------------- collection
 
 
-@pytest.fixture
-def make_trainer(target: Target, tmp_path: Path) -> Any:
-    """Build the target's ``Trainer`` with quiet defaults rooted in this test's ``tmp_path``."""
+def _param_text(value: Any) -> str:
+    if value is None or isinstance(value, str | int | float | bool):
+        return str(value)
+    return getattr(value, "__name__", None) or type(value).__name__
 
-    def build(**flags: Any) -> Any:
-        return target.trainer(tmp_path, **flags)
 
-    return build
+def _cell_of(item: pytest.Item) -> tuple[dict[str, str], str | None]:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return {}, None
+    return {name: _param_text(v) for name, v in callspec.params.items()}, callspec.id
+
+
+def _select(config: pytest.Config, state: SessionState, items: list[pytest.Item]) -> None:
+    """Deselect the clause tests that ``--trainspec-clauses`` leaves out (other tests stay)."""
+    if not state.prefixes:
+        return
+    keep, dropped = [], []
+    for item in items:
+        info = clause_of(item)
+        (keep if info is None or selected(info.id, state.prefixes) else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+    state.unmatched = [p for p in state.prefixes if not any(selected(cid, [p]) for cid in REGISTRY)]
+
+
+def _declare(item: pytest.Item, state: SessionState, target: Target) -> None:
+    """Record a selected clause test in the catalogue; mark it xfail if its deviation is declared,
+    give it the clause timeout and its JUnit properties."""
+    import torch
+
+    info = clause_of(item)
+    assert info is not None
+    params, param_id = _cell_of(item)
+    deviations = state.deviations or DeviationsFile(path=None)
+    declared = deviations.match(
+        info.id, params, torch_version=torch.__version__, target_version=target.version
+    )
+    if declared is not None:
+        reason = f"declared deviation: {declared.reason}"
+        item.add_marker(pytest.mark.xfail(reason=reason, strict=False))
+    timeout = item.config.getoption("trainspec_timeout")
+    if timeout and item.get_closest_marker("timeout") is None:
+        method = "signal" if hasattr(signal, "SIGALRM") else "thread"
+        item.add_marker(pytest.mark.timeout(timeout, method=method))
+    item.user_properties += [
+        ("trainspec_clause", info.id),
+        ("trainspec_level", info.level),
+        ("trainspec_family", info.family),
+    ]
+    state.cells[item.nodeid] = {
+        "clause": info.id,
+        "params": params,
+        "param_id": param_id,
+        "deviation": {"reason": declared.reason, "link": declared.link} if declared else None,
+    }
+    state.clauses[info.id] = info.as_dict()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    collected = [item for item in items if clause_of(item) is not None]
+    if not collected:
+        return
+    state = state_of(config)
+    target = prepare(config)
+    # Deviation conditions are checked against every collected test, selected or not, so that a
+    # narrow --trainspec-clauses run does not report other clauses' parameters as unknown.
+    params_of: dict[str, set[str]] = {}
+    for item in collected:
+        info = clause_of(item)
+        assert info is not None
+        params_of.setdefault(info.id, set()).update(_cell_of(item)[0])
+    _select(config, state, items)
+    for item in items:
+        if clause_of(item) is not None:
+            _declare(item, state, target)
+    deviations = state.deviations or DeviationsFile(path=None)
+    state.problems = deviations.problems(REGISTRY, params_of)
+
+
+# ----------------------------------------------------------------------------------- isolation
+
+
+@pytest.fixture(autouse=True)
+def _trainspec_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Restore process-global state after each clause (a no-op for other tests)."""
+    if clause_of(request.node) is None:
+        yield
+        return
+    from conformance.isolation import GlobalState
+
+    snapshot = GlobalState.capture()
+    try:
+        yield
+    finally:
+        request.node.stash[_RESTORED] = snapshot.restore()
+
+
+HARD_EXIT_CODE = 70
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator:
+    """End the process if a clause outlives its timeout by far: never hang for good.
+
+    pytest-timeout's signal method cannot interrupt a hang inside native code. Under xdist, ending
+    the worker makes the controller report the clause as crashed (``errored``) and carry on with a
+    fresh worker; without xdist the run ends, and ``trainspec certify`` reports no certificate.
+    """
+    marker = item.get_closest_marker("timeout")
+    if clause_of(item) is None or marker is None or not marker.args or not marker.args[0]:
+        yield
+        return
+    limit = float(marker.args[0]) * 2 + 5
+
+    def hard_exit() -> None:
+        sys.stderr.write(
+            f"\ntrainspec: {item.nodeid} is stuck {limit:g} s after it started (its timeout could "
+            "not interrupt it); ending this test process\n"
+        )
+        sys.stderr.flush()
+        os._exit(HARD_EXIT_CODE)
+
+    watchdog = threading.Timer(limit, hard_exit)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
+
+
+# ------------------------------------------------------------------------------------- results
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator:
+    outcome = yield
+    info = clause_of(item)
+    if info is None:
+        return
+    from conformance import outcomes
+
+    report: pytest.TestReport = outcome.get_result()
+    phase = outcomes.phase_outcome(
+        call.when,
+        report.outcome,
+        hasattr(report, "wasxfail"),
+        call.excinfo.value if call.excinfo is not None else None,
+        report.longrepr,
+    )
+    phase["when"] = call.when
+    phase["duration"] = report.duration
+    if call.when == "teardown":
+        phase["restored"] = item.stash.get(_RESTORED, [])
+    phases = item.stash.setdefault(_PHASES, {})
+    phases[call.when] = phase
+    report.trainspec = phase  # type: ignore[attr-defined]  # travels to the xdist controller
+    if call.when == "teardown":
+        ordered = [phases[w] for w in ("setup", "call", "teardown") if w in phases]
+        final = outcomes.item_outcome(ordered)
+        report.user_properties.append(("trainspec_status", final["status"]))
+        if final.get("message"):
+            report.user_properties.append(("trainspec_message", final["message"]))
