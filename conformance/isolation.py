@@ -81,13 +81,15 @@ class GlobalState:
     def restore(self) -> list[str]:
         """Put everything back; return what had changed, RNGs aside (every run draws from them)."""
         changed: list[str] = []
+        # Read before touching inference mode: leaving it also switches grad mode back on.
+        grad_changed = torch.is_grad_enabled() != self.grad_enabled
         if torch.is_inference_mode_enabled() != self.inference_mode:
             changed.append("inference mode")
             if not self.inference_mode:
                 _INFERENCE_MODE_OFF_GUARDS.append(torch._C._InferenceMode(False))
-        if torch.is_grad_enabled() != self.grad_enabled:
+        if grad_changed:
             changed.append("grad mode")
-            torch.set_grad_enabled(self.grad_enabled)
+        torch.set_grad_enabled(self.grad_enabled)
         if torch.get_default_dtype() != self.default_dtype:
             changed.append("default dtype")
             torch.set_default_dtype(self.default_dtype)

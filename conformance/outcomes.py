@@ -61,10 +61,14 @@ def classify_exception(exc: BaseException) -> str:
     return "errored"
 
 
+# How hypothesis introduces the example it shrank to (the wording changed across versions).
+_EXAMPLE_NOTES = ("Failing test case", "Falsifying example")
+
+
 def _falsifying_example(exc: BaseException) -> str:
     for note in getattr(exc, "__notes__", ()) or ():
-        if note.startswith("Falsifying example"):
-            return " ".join(note.split())
+        if note.startswith(_EXAMPLE_NOTES):
+            return " ".join(note.split()).replace("( ", "(").replace(", )", ")")
     return ""
 
 

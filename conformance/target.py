@@ -63,7 +63,7 @@ class Declaration:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(repr=False)
 class Target:
     """A loaded target: its classes, version and declaration."""
 
@@ -150,6 +150,14 @@ class Target:
 
     def describe(self) -> str:
         return f"{self.name} {self.version} ({self.spec})"
+
+    def __repr__(self) -> str:
+        # Short, because hypothesis prints its test's arguments (this fixture among them) in
+        # every failing example.
+        return f"<target {self.describe()}>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))  # hypothesis' pretty printer would otherwise list every field
 
 
 def available_devices() -> dict[str, int]:
