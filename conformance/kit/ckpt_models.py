@@ -267,10 +267,12 @@ def counting_callback_class(target: Target) -> type:
 
 
 def save_every_batch_class(target: Target) -> type:
-    """A callback that calls ``trainer.save_checkpoint(dirpath/step=N.ckpt)`` after every batch.
+    """A callback that saves after every batch and at every epoch end.
 
-    It is how the resume clauses "interrupt" a run at every possible batch without needing the
-    target's ``ModelCheckpoint``: each file is what a crash right after that batch would leave.
+    ``trainer.save_checkpoint(dirpath/step=N.ckpt)`` in ``on_train_batch_end`` (``paths[N]``) and
+    ``dirpath/epoch_end=E.ckpt`` in ``on_train_epoch_end`` (``epoch_paths[E]``). It is how the
+    resume clauses "interrupt" a run at every possible point without needing the target's
+    ``ModelCheckpoint``: each file is what a crash right after that point would leave.
     """
 
     def build() -> type:
@@ -278,12 +280,19 @@ def save_every_batch_class(target: Target) -> type:
             def __init__(self, dirpath: str) -> None:
                 self.dirpath = dirpath
                 self.paths: dict[int, str] = {}
+                self.epoch_paths: dict[int, str] = {}
 
             def on_train_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
                 step = int(trainer.global_step)
                 path = f"{self.dirpath}/step={step}.ckpt"
                 trainer.save_checkpoint(path)
                 self.paths[step] = path
+
+            def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+                epoch = int(trainer.current_epoch)
+                path = f"{self.dirpath}/epoch_end={epoch}.ckpt"
+                trainer.save_checkpoint(path)
+                self.epoch_paths[epoch] = path
 
         return SaveEveryBatch
 
