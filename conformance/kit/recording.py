@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,7 @@ __all__ = [
     "hook_datamodule_class",
     "RecordedRun",
     "recorded_run",
+    "record",
 ]
 
 RECORDER_STATE_KEY = "recorder"
@@ -428,3 +430,12 @@ def recorded_run(
         dm = recording_datamodule(target, dm_base, trace, batch_transfer=transfer)(batches=batches)
     trainer = target.trainer(root_dir, callbacks=callback_objects, **trainer_flags)
     return RecordedRun(trace, trainer, model, dm)
+
+
+def record(target: Target, config: Any) -> Trace:
+    """Run a spec configuration (``FitConfig`` or ``EvalConfig``) on recording copies of the
+    workload, in a fresh temporary directory, and return its trace."""
+    with tempfile.TemporaryDirectory(prefix="trainspec-hooks-") as root:
+        run = recorded_run(target, root, **config.run_arguments())
+        stage = getattr(config, "stage", "fit")
+        return run.fit() if stage == "fit" else run.evaluate(stage)

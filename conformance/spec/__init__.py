@@ -17,4 +17,17 @@ from conformance.spec.config import EvalConfig, FitConfig, InvalidConfig
 from conformance.spec.evaluation import evaluate
 from conformance.spec.fit import fit
 
-__all__ = ["Calls", "EvalConfig", "FitConfig", "InvalidConfig", "evaluate", "fit"]
+__all__ = [
+    "Calls",
+    "EvalConfig",
+    "FitConfig",
+    "InvalidConfig",
+    "evaluate",
+    "expected_trace",
+    "fit",
+]
+
+
+def expected_trace(config: FitConfig | EvalConfig) -> list[str]:
+    """The spec's trace for either kind of configuration."""
+    return fit(config) if isinstance(config, FitConfig) else evaluate(config)

@@ -64,3 +64,44 @@ def trace_diff(
     return "\n".join([header, *lines])
 
 
+def owner_of(line: str) -> str:
+    """``"CB0"`` for ``"CB0.on_fit_start()"``."""
+    return line.partition(".")[0]
+
+
+def hook_of(line: str) -> str:
+    """``"on_fit_start"`` for ``"CB0.on_fit_start()"``."""
+    return line.partition(".")[2].partition("(")[0]
+
+
+def project(
+    events: Iterable[str],
+    hooks: Iterable[str] | None = None,
+    owners: Iterable[str] | None = None,
+) -> list[str]:
+    """The events of the given hooks (and owners), in order: what one rule is about."""
+    hook_set = None if hooks is None else set(hooks)
+    owner_set = None if owners is None else set(owners)
+    return [
+        line
+        for line in events
+        if (hook_set is None or hook_of(line) in hook_set)
+        and (owner_set is None or owner_of(line) in owner_set)
+    ]
+
+
+def assert_same_order(
+    expected: Iterable[str],
+    actual: Iterable[str],
+    rule: str,
+    *,
+    hooks: Iterable[str] | None = None,
+    owners: Iterable[str] | None = None,
+) -> None:
+    """Assert two traces agree on ``hooks`` / ``owners``; the message states ``rule`` and diffs."""
+    hooks = None if hooks is None else tuple(hooks)
+    owners = None if owners is None else tuple(owners)
+    want, got = project(expected, hooks, owners), project(actual, hooks, owners)
+    if want != got:
+        scope = f"\n(events of {', '.join(hooks)})" if hooks else ""
+        raise AssertionError(f"{rule}{scope}\n{trace_diff(want, got)}")
