@@ -20,12 +20,8 @@ import torch
 from conformance.target import Target
 
 
-def target_class(target: Target, package: str, name: str) -> type:
-    """``target.namespace.<package>.<name>`` (e.g. ``callbacks.ModelCheckpoint``), or skip.
-
-    A target without the class cannot be checked for the clause: it is reported ``not_run``
-    (a pytest skip with the reason), never passed.
-    """
+def optional_target_class(target: Target, package: str, name: str) -> type | None:
+    """``target.namespace.<package>.<name>`` (e.g. ``callbacks.ModelCheckpoint``), or None."""
     holder = getattr(target.namespace, package, None)
     if holder is None and hasattr(target.namespace, "__name__"):
         # a module namespace may not import its subpackages eagerly
@@ -33,10 +29,19 @@ def target_class(target: Target, package: str, name: str) -> type:
             holder = importlib.import_module(f"{target.namespace.__name__}.{package}")
         except ImportError:
             holder = None
-    cls = getattr(holder, name, None) if holder is not None else None
+    return getattr(holder, name, None) if holder is not None else None
+
+
+def target_class(target: Target, package: str, name: str) -> type:
+    """``target.namespace.<package>.<name>``, or skip the clause.
+
+    A target without the class cannot be checked for the clause: it is reported ``not_run``
+    (a pytest skip with the reason), never passed.
+    """
+    cls = optional_target_class(target, package, name)
     if cls is None:
         pytest.skip(f"not_run: target {target.describe()} has no {package}.{name}")
-    return cls  # type: ignore[no-any-return]
+    return cls
 
 
 def model_checkpoint_class(target: Target) -> type:
