@@ -92,6 +92,7 @@ def pytest_command(options: CertifyOptions, ini: Path, json_path: Path) -> list[
         "-p", "conformance.plugin",
         "-p", "pytest_timeout",
         "--tb=short",
+        "--disable-warnings",  # a target's warnings are not the certificate's business
         "--trainspec-target", resolve_spec(options.target),
         "--trainspec-json", str(json_path),
         "--trainspec-no-summary",

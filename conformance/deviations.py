@@ -183,8 +183,10 @@ def _entry(where: str, index: int, raw: Any) -> Deviation:
     for key, value in when.items():
         if key in VERSION_CONDITIONS:
             versions[key] = _specifier(where, key, value)
-        elif isinstance(value, list) and value and all(
-            isinstance(v, str | int | float | bool) for v in value
+        elif (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, str | int | float | bool) for v in value)
         ):
             params[key] = tuple(_as_text(v) for v in value)
         elif isinstance(value, str | int | float | bool):
@@ -220,9 +222,7 @@ def parse_deviations(text: str, path: Path | None = None) -> DeviationsFile:
     raw_entries = data.get("deviation", [])
     if not isinstance(raw_entries, list):
         raise DeviationsError(f"{name}: 'deviation' must be an array of tables ([[deviation]])")
-    entries = [
-        _entry(f"{name} entry {i}", i, raw) for i, raw in enumerate(raw_entries, start=1)
-    ]
+    entries = [_entry(f"{name} entry {i}", i, raw) for i, raw in enumerate(raw_entries, start=1)]
     return DeviationsFile(path=path, entries=entries)
 
 

@@ -252,7 +252,20 @@ def pytest_collection_modifyitems(
         if clause_of(item) is not None:
             _declare(item, state, target)
     deviations = state.deviations or DeviationsFile(path=None)
-    state.problems = deviations.problems(REGISTRY, params_of)
+    if deviations.entries:
+        _complete_registry(collected)
+        state.problems = deviations.problems(REGISTRY, params_of)
+
+
+def _complete_registry(items: list[pytest.Item]) -> None:
+    """Import every clause module of the collected clauses' packages, so that a run of a few
+    files does not report the deviations declared for the others' clauses as unknown."""
+    from conformance.catalogue import load_suite
+
+    modules = {getattr(item, "module", None) for item in items}
+    packages = {m.__name__.rpartition(".")[0] for m in modules if m is not None}
+    for package in sorted(p for p in packages if p):
+        load_suite(package, strict=False)
 
 
 # ----------------------------------------------------------------------------------- isolation
