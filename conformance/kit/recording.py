@@ -439,3 +439,22 @@ def record(target: Target, config: Any) -> Trace:
         run = recorded_run(target, root, **config.run_arguments())
         stage = getattr(config, "stage", "fit")
         return run.fit() if stage == "fit" else run.evaluate(stage)
+
+
+def record_checkpoint_round_trip(target: Target, config: Any) -> tuple[Trace, Trace]:
+    """Record a save and a resume: ``config`` is a ``FitConfig`` with ``resumed_from_epochs=E``.
+
+    Fits the same configuration for ``E`` epochs, saves with ``trainer.save_checkpoint`` (traced
+    alone), then fits a fresh recorded run of ``config`` with ``fit(ckpt_path=...)``. Returns the
+    save's trace and the resumed fit's trace.
+    """
+    arguments = config.run_arguments()
+    with tempfile.TemporaryDirectory(prefix="trainspec-hooks-") as root:
+        first_arguments = {**arguments, "max_epochs": config.resumed_from_epochs}
+        first = recorded_run(target, os.path.join(root, "first"), **first_arguments)
+        first.fit()
+        first.trace.clear()
+        path = os.path.join(root, "saved.ckpt")
+        first.trainer.save_checkpoint(path)
+        second = recorded_run(target, os.path.join(root, "second"), **arguments)
+        return first.trace, second.fit(ckpt_path=path)

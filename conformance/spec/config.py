@@ -72,6 +72,9 @@ class FitConfig:
     datamodule: bool = False
     # whether the DataModule (when present) defines the three batch-transfer hooks
     datamodule_batch_transfer: bool = False
+    # > 0: fit(ckpt_path=...) from a checkpoint that trainer.save_checkpoint wrote after a
+    # finished fit of this many epochs with the same configuration
+    resumed_from_epochs: int = 0
 
     # ---- what a run passes to the trainer --------------------------------------------------
     def trainer_flags(self) -> dict[str, Any]:
@@ -162,6 +165,11 @@ class FitConfig:
             raise InvalidConfig(f"unknown callback kind in {self.callbacks!r}")
         if self.datamodule_batch_transfer and not self.datamodule:
             raise InvalidConfig("datamodule_batch_transfer needs datamodule=True")
+        if self.resumed_from_epochs and not (
+            0 < self.resumed_from_epochs < self.max_epochs and self.max_steps == -1
+        ):
+            # a step-limited resume restarts mid-epoch (facts §2.5, §3.5): not modelled here
+            raise InvalidConfig("resumed_from_epochs needs 0 < it < max_epochs and max_steps=-1")
         # these raise InvalidConfig themselves when a float limit leaves less than one batch
         train_batches = self.num_training_batches if self.train_limit != 0 else 0
         if self.val_limit != 0:

@@ -51,8 +51,10 @@ class _Fit:
             datamodule=config.datamodule,
             datamodule_batch_transfer=config.datamodule_batch_transfer,
         )
-        self.global_step = 0  # optimizer steps taken (trainer.global_step)
-        self.total_batch_idx = -1  # batch index across epochs
+        # a resumed run continues the saved run's epoch and batch counters (facts §3.4)
+        self.first_epoch = config.resumed_from_epochs
+        self.total_batch_idx = self.first_epoch * config.num_training_batches - 1
+        self.global_step = 0  # optimizer steps taken; only compared with max_steps (-1 on resume)
         self.val_dataloader_requested = False
 
     # ---- fit() ------------------------------------------------------------------------------
@@ -62,6 +64,10 @@ class _Fit:
         calls.prepare_data()
         calls.setup("fit")  # DEPARTS: DataModule → Callbacks → module (facts §1.1)
         calls.module("configure_model")
+        if self.config.resumed_from_epochs:
+            # DEPARTS: fit(ckpt_path=...) restores the module, DataModule and callback states
+            # here, before configure_optimizers (facts §3.4); the module goes first (§1.1)
+            calls.restore_checkpoint()
         calls.module("configure_optimizers")
         calls.hook("on_fit_start")
         if self.sanity_check_runs():
@@ -90,13 +96,13 @@ class _Fit:
         # DEPARTS: the train dataloader is requested once per fit, after the sanity check and
         # before on_train_start -- even when no epoch will run (facts §2.11).
         calls.dataloader("train_dataloader")
-        if self.fit_done(epochs_done=0):
+        epoch = self.first_epoch
+        if self.fit_done(epochs_done=epoch):
             return  # nothing to train: no on_train_start / on_train_end (facts §2.3)
-        if self.validates_in_epoch(0) and not self.val_dataloader_requested:
+        if self.validates_in_epoch(epoch) and not self.val_dataloader_requested:
             # DEPARTS: without a sanity check, the val dataloader is requested here (facts §2.4)
             self.request_val_dataloader()
         calls.hook("on_train_start")
-        epoch = 0
         while not self.fit_done(epochs_done=epoch):
             self.fit_loop(epoch)
             epoch += 1

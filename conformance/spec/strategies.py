@@ -35,12 +35,18 @@ def _fit_config(
     manual: bool,
     validation: bool,
     validating: bool,
+    resumed: bool,
 ) -> FitConfig:
     # Menus list the common case first: hypothesis starts from (and shrinks towards) the first
     # entry. With ``validating`` every menu is restricted to values that keep the validation loop
     # running during training (at least one epoch, no step cap, positive limits).
-    steps_capped = not validating and draw(st.booleans())
-    max_epochs = draw(_menu(2, 1, 3) if validating else _menu(2, 1, 3, 0, -1))
+    steps_capped = not (validating or resumed) and draw(st.booleans())
+    if resumed:  # a finished fit of E epochs, resumed to train at least one more
+        max_epochs = draw(_menu(2, 3))
+        resumed_from = draw(st.integers(1, max_epochs - 1))
+    else:
+        max_epochs = draw(_menu(2, 1, 3) if validating else _menu(2, 1, 3, 0, -1))
+        resumed_from = 0
     max_steps = draw(st.integers(1, 6)) if steps_capped or max_epochs == -1 else -1
     automatic = not (manual and draw(st.booleans()))
     kinds = ["plain", "monitoring"] if monitoring else ["plain"]
@@ -64,6 +70,7 @@ def _fit_config(
         scheduler_frequency=draw(_menu(1, 2)),
         datamodule=has_datamodule,
         datamodule_batch_transfer=has_datamodule and draw(st.booleans()),
+        resumed_from_epochs=resumed_from,
     )
 
 
@@ -74,6 +81,7 @@ def fit_configs(
     manual: bool = True,
     validation: bool = True,
     validating: bool = False,
+    resumed: bool = False,
 ) -> st.SearchStrategy[FitConfig]:
     """Valid :class:`FitConfig` values.
 
@@ -81,9 +89,11 @@ def fit_configs(
     EarlyStopping), ``datamodule`` (no LightningDataModule), ``manual`` (only automatic
     optimization), ``validation`` (no validation loop at all). ``validating=True`` draws only
     runs whose validation loop is enabled and that train at least one full epoch (the validation
-    placement rules need many such examples to be exercised).
+    placement rules need many such examples to be exercised). ``resumed=True`` draws runs
+    resumed from a checkpoint of a finished shorter fit (``resumed_from_epochs > 0``).
     """
-    return _fit_config(monitoring, datamodule, manual, validation, validating).filter(_valid)
+    strategy = _fit_config(monitoring, datamodule, manual, validation, validating, resumed)
+    return strategy.filter(_valid)
 
 
 def eval_configs(
