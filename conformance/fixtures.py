@@ -47,3 +47,26 @@ def trainer_factory(target: Target, make_tmp_dir: Callable[[str], Path]) -> Call
         return target.trainer(make_tmp_dir("trainer"), **flags)
 
     return build
+
+
+@pytest.fixture
+def hook_trace_golden(pytestconfig: pytest.Config) -> Callable[..., list[str]]:
+    """Compare your module's hook trace with a golden file (``--trainspec-update-golden``
+    rewrites it). Call it as ``hook_trace_golden(model, trainer_kwargs, path, callbacks=...,
+    target=..., stage=...)``; the target defaults to ``--trainspec-target`` /
+    ``$TRAINSPEC_TARGET`` / ``reference``. See :mod:`conformance.golden`."""
+    from conformance.golden import assert_hook_trace_matches
+
+    update = bool(pytestconfig.getoption("trainspec_update_golden"))
+    default_target = pytestconfig.getoption("trainspec_target")
+
+    def check(
+        model: Any,
+        trainer_kwargs: dict[str, Any],
+        golden_path: str | Path,
+        **options: Any,
+    ) -> list[str]:
+        options.setdefault("target", default_target)
+        return assert_hook_trace_matches(model, trainer_kwargs, golden_path, update, **options)
+
+    return check

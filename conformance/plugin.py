@@ -32,7 +32,13 @@ import pytest
 
 from conformance.collector import ResultCollector
 from conformance.deviations import DeviationsFile
-from conformance.fixtures import make_tmp_dir, make_trainer, target, trainer_factory
+from conformance.fixtures import (
+    hook_trace_golden,
+    make_tmp_dir,
+    make_trainer,
+    target,
+    trainer_factory,
+)
 from conformance.registry import REGISTRY, clause_of
 from conformance.selection import parse_prefixes, selected
 from conformance.session import SessionState, activate_hypothesis_profile, prepare, state_of
@@ -40,7 +46,7 @@ from conformance.target import ENV_VAR, Target
 
 DEFAULT_TIMEOUT_S = 120.0
 # The fixtures clause tests use; importing them here is what makes pytest offer them.
-FIXTURES = (target, make_trainer, make_tmp_dir, trainer_factory)
+FIXTURES = (target, make_trainer, make_tmp_dir, trainer_factory, hook_trace_golden)
 _PHASES = pytest.StashKey[dict[str, dict[str, Any]]]()
 _RESTORED = pytest.StashKey[list[str]]()
 
