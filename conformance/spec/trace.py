@@ -7,7 +7,7 @@ from a live run), the executable spec's tests and the clauses' assertion message
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -105,3 +105,30 @@ def assert_same_order(
     if want != got:
         scope = f"\n(events of {', '.join(hooks)})" if hooks else ""
         raise AssertionError(f"{rule}{scope}\n{trace_diff(want, got)}")
+
+
+def callbacks_first_breaches(
+    events: list[str], callbacks: Sequence[str], hooks: Collection[str], module: str = "M"
+) -> list[str]:
+    """Where ``events`` break "all callbacks, in order, then the module" for the given hooks.
+
+    Each module event of one of ``hooks`` must be immediately preceded by the same call on every
+    callback, in ``callbacks`` order; and every callback event of those hooks must belong to such a
+    group. Returns one readable line per breach (empty when the rule holds).
+    """
+    breaches, grouped = [], set()
+    width = len(callbacks)
+    for index, line in enumerate(events):
+        if owner_of(line) != module or hook_of(line) not in hooks:
+            continue
+        call = line.partition(".")[2]
+        want = [f"{name}.{call}" for name in callbacks]
+        got = events[max(0, index - width) : index]
+        if got == want:
+            grouped.update(range(index - width, index))
+        else:
+            breaches.append(f"#{index} {line}: preceded by {got}, expected {want}")
+    for index, line in enumerate(events):
+        if owner_of(line) in callbacks and hook_of(line) in hooks and index not in grouped:
+            breaches.append(f"#{index} {line}: not followed by the module's call as a group")
+    return breaches
