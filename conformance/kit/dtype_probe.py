@@ -160,6 +160,15 @@ def probe_model_class(target: Target) -> type:
 
         def _step(self, phase: str, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
             x = batch["x"]
+            input_devices = {k: v.device for k, v in batch.items()}
+            input_dtypes = {k: v.dtype for k, v in batch.items()}
+            weight = self.layer.weight
+            if x.device != weight.device or (
+                x.dtype != weight.dtype and not autocast_enabled(self._probe_device_type)
+            ):
+                # Recorded above; adapted here so that one breach (an input not moved or not
+                # cast) fails the clause about it instead of crashing every clause of the run.
+                x = x.to(weight.device, weight.dtype)
             out = self.layer(x)
             loss = out.pow(2).mean()
             error = None
@@ -171,8 +180,8 @@ def probe_model_class(target: Target) -> type:
                 phase=phase,
                 self_device=self.device,
                 self_dtype=self.dtype,
-                input_devices={k: v.device for k, v in batch.items()},
-                input_dtypes={k: v.dtype for k, v in batch.items()},
+                input_devices=input_devices,
+                input_dtypes=input_dtypes,
                 output_dtype=out.dtype,
                 loss_dtype=loss.dtype,
                 autocast_enabled=autocast_enabled(self._probe_device_type),
