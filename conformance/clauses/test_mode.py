@@ -65,8 +65,11 @@ def _mode_probe(target: Target, *, frozen: bool = True, batches: int = 3) -> Any
             self.seen: list[tuple[str, bool, Any, dict[str, bool]]] = []
 
         def _record(self, what: str) -> None:
-            trainer = getattr(self, "_trainer", None)
-            sanity = bool(getattr(trainer, "sanity_checking", False)) if trainer else False
+            try:
+                trainer = self.trainer
+            except Exception:  # not attached (yet): no sanity check can be running
+                trainer = None
+            sanity = bool(getattr(trainer, "sanity_checking", False))
             self.seen.append((what, sanity, grad_mode(), module_modes(self)))
 
         def training_step(self, batch: Any, batch_idx: int) -> Any:
