@@ -116,7 +116,7 @@ def test_gradients_not_carried_over(target: Any, tmp_path: Any) -> None:
     source=facts("§1.6", "the loss is divided by accumulate_grad_batches before backward"),
     docs_say=ACCUMULATION_SILENT,
 )
-@settings(deadline=None, max_examples=12)
+@settings(deadline=None)
 @given(
     n_batches=st.integers(1, 7),
     accumulate=st.integers(1, 4),

@@ -114,7 +114,7 @@ def test_max_epochs(target: Target, tmp_path: Any) -> None:
     source=facts("§2.2", "max_steps compares against global_step (optimizer steps)"),
     docs_say=docs_silent("max_steps", "Properties > global_step"),
 )
-@settings(deadline=None, max_examples=10)
+@settings(deadline=None)
 @given(
     n_batches=st.integers(1, 5),
     accumulate=st.integers(1, 3),
@@ -321,7 +321,7 @@ def test_fast_dev_run_n(target: Target, tmp_path: Any) -> None:
     source=facts("§2.10", "int limit -> min(len, limit); float limit -> int(len * limit) (floor)"),
     docs_say=docs_silent("limit_train_batches"),
 )
-@settings(deadline=None, max_examples=10)
+@settings(deadline=None)
 @given(
     n_batches=st.integers(1, 8),
     limit=st.one_of(st.integers(1, 10), st.sampled_from([0.25, 0.5, 0.75, 1.0])),

@@ -38,7 +38,7 @@ VAL_IN_EPOCH = (
 SCHEDULE_SILENT = docs_silent(
     "val_check_interval and check_val_every_n_epoch", "Validation > Validation Loop"
 )
-EXAMPLES = settings(deadline=None, max_examples=8)
+EXAMPLES = settings(deadline=None)
 
 
 def _validation_points(target: Target, root: Any, n_batches: int, **flags: Any) -> list:
