@@ -119,7 +119,7 @@ def test_epoch_mean(target: Target, make_trainer: Any) -> None:
         "observed 2.6.6; logger_connector/result.py accumulates value * batch_size "
         "and divides by the cumulated batch size",
     ),
-    docs_say=LOG_FLAGS_SILENT,
+    docs_say=LOG_REDUCES,
 )
 def test_weighted_mean(target: Target, make_trainer: Any) -> None:
     seen, snapshot = _epoch_snapshots("w")
@@ -227,7 +227,7 @@ def test_prog_bar(target: Target, make_trainer: Any) -> None:
         "§8",
         "observed 2.6.6; logger_connector/result.py supports reduce_fx in {min, max, mean, sum}",
     ),
-    docs_say=LOG_FLAGS_SILENT,
+    docs_say=LOG_REDUCES,
 )
 @pytest.mark.parametrize("reduce_fx", ["sum", "max", "min", "mean"])
 def test_reduce_fx(target: Target, make_trainer: Any, reduce_fx: str) -> None:
