@@ -218,7 +218,7 @@ def test_primitive_rejected(target: Any) -> None:
 )
 def test_datamodule_hparams(target: Any) -> None:
     if target.LightningDataModule is None:
-        pytest.skip(f"not_run: target {target.describe()} has no LightningDataModule")
+        pytest.skip(f"target {target.describe()} has no LightningDataModule")
 
     class AllArgs(target.LightningDataModule):
         def __init__(self, batch_size: int = 4, root: str = "data", transform: Any = None):

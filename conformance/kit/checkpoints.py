@@ -40,7 +40,7 @@ def target_class(target: Target, package: str, name: str) -> type:
     """
     cls = optional_target_class(target, package, name)
     if cls is None:
-        pytest.skip(f"not_run: target {target.describe()} has no {package}.{name}")
+        pytest.skip(f"target {target.describe()} has no {package}.{name}")
     return cls
 
 

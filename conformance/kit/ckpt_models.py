@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -200,9 +201,7 @@ def tiny_datamodule_class(target: Target) -> type:
     ``restored_state``. It serves the same numbered data as :func:`tiny_module_class`.
     """
     if target.LightningDataModule is None:
-        import pytest
-
-        pytest.skip(f"not_run: target {target.describe()} has no LightningDataModule")
+        pytest.skip(f"target {target.describe()} has no LightningDataModule")
 
     def build() -> type:
         class TinyDataModule(target.LightningDataModule):  # type: ignore[name-defined,misc]
