@@ -213,7 +213,7 @@ def test_override_receives_flags(
     model = _clip_probe(target, clip_override=lambda module: None)
     _fit(make_trainer, model, gradient_clip_val=value, gradient_clip_algorithm=algorithm)
     expected_algorithm = algorithm if value is not None else None
-    assert model.clip_calls, "configure_gradient_clipping was never called"
+    assert model.clip_calls, "expected configure_gradient_clipping calls, observed none"
     for call in model.clip_calls:
         got_value, got_algorithm = call
         got_algorithm = (
@@ -267,7 +267,7 @@ def test_manual_with_clipping(target: Target, make_trainer: Any) -> None:
     with pytest.raises(Exception) as raised:
         _fit(make_trainer, model, gradient_clip_val=1.0)
     assert model.optimizer is None or not model.optimizer.applied, (
-        "expected no optimizer step before the error"
+        f"expected no optimizer step before the error, observed {len(model.optimizer.applied)}"
     )
     assert "clip" in str(raised.value).lower(), (
         f"expected the error to name gradient clipping, observed "

@@ -128,7 +128,7 @@ def test_training_step_grad_enabled(target: Target, make_trainer: Any) -> None:
     with torch.no_grad():
         _fit(make_trainer, model)
     modes = [g for _, g, _ in model.records("training_step")]
-    assert modes, "training_step was never called"
+    assert modes, "expected training_step calls, observed none"
     bad = [g.describe() for g in modes if not g.grad_enabled or g.inference_mode]
     assert not bad, f"expected every training_step with grad enabled, observed {bad}"
 
@@ -145,7 +145,7 @@ def test_fit_keeps_eval_module_in_eval(target: Target, make_trainer: Any) -> Non
     model.eval()
     _fit(make_trainer, model, limit_val_batches=0)
     observed = [m for _, _, m in model.records("training_step")]
-    assert observed, "training_step was never called"
+    assert observed, "expected training_step calls, observed none"
     trained = [m for m in observed if any(m.values())]
     assert not trained, (
         f"expected every submodule still in eval mode in training_step, observed {trained[0]}"
@@ -228,7 +228,7 @@ def test_fit_validation_not_inference_mode(target: Target, make_trainer: Any) ->
     model = _mode_probe(target, frozen=False)
     _fit(make_trainer, model, num_sanity_val_steps=1)
     steps = model.records("validation_step")
-    assert steps, "validation_step was never called"
+    assert steps, "expected validation_step calls, observed none"
     bad = [g.describe() for _, g, _ in steps if g.inference_mode or g.grad_enabled]
     assert not bad, f"expected no_grad (not inference_mode) in fit's validation, observed {bad}"
 
@@ -244,7 +244,7 @@ def test_standalone_eval_no_grad(target: Target, make_trainer: Any, stage: str) 
     model = _mode_probe(target, frozen=False)
     _run_stage(make_trainer, model, stage)
     steps = model.records(STEP_OF[stage])
-    assert steps, f"{STEP_OF[stage]} was never called"
+    assert steps, f"expected {STEP_OF[stage]} calls, observed none"
     for _, grads, modes in steps:
         assert not grads.grad_enabled, f"{stage}: expected grad disabled, observed grad enabled"
         assert not any(modes.values()), f"{stage}: expected eval mode everywhere, observed {modes}"
@@ -266,7 +266,7 @@ def test_standalone_inference_mode(target: Target, make_trainer: Any, stage: str
     model = _mode_probe(target, frozen=False)
     _run_stage(make_trainer, model, stage)
     modes = [g for _, g, _ in model.records(STEP_OF[stage])]
-    assert modes, f"{STEP_OF[stage]} was never called"
+    assert modes, f"expected {STEP_OF[stage]} calls, observed none"
     bad = [g.describe() for g in modes if not g.inference_mode]
     assert not bad, f"{stage} with default Trainer: expected inference_mode, observed {bad}"
 
@@ -283,7 +283,7 @@ def test_standalone_no_grad_flag(target: Target, make_trainer: Any, stage: str) 
     model = _mode_probe(target, frozen=False)
     _run_stage(make_trainer, model, stage, inference_mode=False)
     modes = [g for _, g, _ in model.records(STEP_OF[stage])]
-    assert modes, f"{STEP_OF[stage]} was never called"
+    assert modes, f"expected {STEP_OF[stage]} calls, observed none"
     bad = [g.describe() for g in modes if g.inference_mode or g.grad_enabled]
     assert not bad, f"{stage} with inference_mode=False: expected no_grad, observed {bad}"
 
@@ -300,7 +300,7 @@ def test_standalone_restores_modes(target: Target, make_trainer: Any, stage: str
     model = _mode_probe(target)
     before = module_modes(model)
     _run_stage(make_trainer, model, stage)
-    assert model.records(STEP_OF[stage]), f"{STEP_OF[stage]} was never called"
+    assert model.records(STEP_OF[stage]), f"expected {STEP_OF[stage]} calls, observed none"
     after = module_modes(model)
     assert after == before, f"after {stage}: expected modes {before}, observed {after}"
 
@@ -321,7 +321,7 @@ def test_stage_start_sees_eval(target: Target, make_trainer: Any, stage: str) ->
         _run_stage(make_trainer, model, stage)
         hook = START_OF[stage]
     seen = model.records(hook)
-    assert seen, f"{stage}: {hook} was never called"
+    assert seen, f"{stage}: expected {hook} calls, observed none"
     for _, _, modes in seen:
         assert not any(modes.values()), f"{stage}: {hook} expected eval mode, observed {modes}"
 

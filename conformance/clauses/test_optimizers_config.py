@@ -102,9 +102,13 @@ def test_single_optimizer(target: Target, make_trainer: Any) -> None:
         f"{len(steps)}"
     )
     assert torch.equal(steps[-1].after["weight"], model.layer.weight.detach()), (
-        "expected the module's final weights to be those the returned optimizer produced"
+        "expected the module's final weights to be those the returned optimizer produced "
+        f"({steps[-1].after['weight'].flatten().tolist()}), observed "
+        f"{model.layer.weight.flatten().tolist()}"
     )
-    assert not torch.equal(before, model.layer.weight.detach()), "expected the weights to change"
+    assert not torch.equal(before, model.layer.weight.detach()), (
+        "expected the weights to change, observed them unchanged"
+    )
 
 
 @clause(
@@ -197,7 +201,9 @@ def test_invalid_forms(target: Target, make_trainer: Any, name: str) -> None:
     model = _configured(target, INVALID[name])
     with pytest.raises(Exception) as raised:
         _fit(make_trainer, model)
-    assert model.trained == 0, f"{name}: expected no training step before the error"
+    assert model.trained == 0, (
+        f"{name}: expected no training step before the error, observed {model.trained}"
+    )
     assert "optimizer" in str(raised.value).lower(), (
         f"{name}: expected the error to name the optimizer configuration, observed "
         f"{type(raised.value).__name__}: {raised.value}"
@@ -240,7 +246,9 @@ def test_invalid_scheduler_configs(target: Target, make_trainer: Any, name: str)
     model = _configured(target, form)
     with pytest.raises(Exception) as raised:
         _fit(make_trainer, model)
-    assert model.trained == 0, f"{name}: expected no training step before the error"
+    assert model.trained == 0, (
+        f"{name}: expected no training step before the error, observed {model.trained}"
+    )
     assert key in str(raised.value), (
         f"{name}: expected the error to name {key!r}, observed "
         f"{type(raised.value).__name__}: {raised.value}"

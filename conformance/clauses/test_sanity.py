@@ -198,7 +198,7 @@ def test_sanity_isolates_rng(target: Target, make_trainer: Any) -> None:
 def test_sanity_leaves_counters(target: Target, make_trainer: Any) -> None:
     model = _sanity_probe(target)
     _fit(make_trainer, model, num_sanity_val_steps=2)
-    assert _sanity_batches(model), "expected a sanity check to run"
+    assert _sanity_batches(model), "expected a sanity check to run, observed no sanity batch"
     expected = {"global_step": 0, "current_epoch": 0, "callback_metrics": [], "logged_metrics": []}
     assert model.at_train_start == expected, (
         f"at on_train_start after the sanity check: expected {expected}, "

@@ -183,7 +183,7 @@ def test_dict_without_loss(target: Target, make_trainer: Any) -> None:
         f"{type(raised.value).__name__}: {raised.value}"
     )
     assert model.optimizer is None or not model.optimizer.applied, (
-        "expected no optimizer step before the error"
+        f"expected no optimizer step before the error, observed {len(model.optimizer.applied)}"
     )
 
 
@@ -232,7 +232,9 @@ def test_outputs_loss_normalised(target: Target, make_trainer: Any, accumulate: 
             f"batch {index}, accumulate_grad_batches={accumulate}: expected outputs['loss'] = "
             f"{want.item():.6f} (returned / {accumulate}), observed {loss.item():.6f}"
         )
-        assert not loss.requires_grad, f"batch {index}: expected outputs['loss'] detached"
+        assert not loss.requires_grad, (
+            f"batch {index}: expected outputs['loss'] detached, observed requires_grad=True"
+        )
 
 
 @clause(
