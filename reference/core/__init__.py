@@ -1,0 +1,1 @@
+"""The user-facing building blocks: hook mixins, device tracking, the optimizer wrapper."""

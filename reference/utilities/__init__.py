@@ -1,0 +1,1 @@
+"""Small helpers shared by the reference trainer (no trainer logic lives here)."""
