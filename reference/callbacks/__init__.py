@@ -1,0 +1,16 @@
+"""Callbacks: the ``Callback`` base class and the ones the trainer uses by default."""
+
+from reference.callbacks.callback import Callback
+from reference.callbacks.checkpoint import Checkpoint
+from reference.callbacks.early_stopping import EarlyStopping
+from reference.callbacks.model_summary import ModelSummary
+from reference.callbacks.progress import ProgressBar, TQDMProgressBar
+
+__all__ = [
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "ModelSummary",
+    "ProgressBar",
+    "TQDMProgressBar",
+]

@@ -1,0 +1,303 @@
+"""Progress bars: the ``ProgressBar`` interface and the default ``TQDMProgressBar``.
+
+Per batch the bar only counts; the metrics shown next to it (which need ``.item()``, a host
+sync) are read only when tqdm actually redraws, at most ~10 times a second.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+from reference.callbacks.callback import Callback
+
+
+class ProgressBar(Callback):
+    """Base class of progress bars; the trainer keeps at most one, as
+    ``trainer.progress_bar_callback``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._trainer: Any = None
+
+    @property
+    def trainer(self) -> Any:
+        if self._trainer is None:
+            raise TypeError(f"The `{type(self).__name__}._trainer` reference has not been set yet.")
+        return self._trainer
+
+    @property
+    def is_enabled(self) -> bool:
+        return True
+
+    @property
+    def is_disabled(self) -> bool:
+        return not self.is_enabled
+
+    def disable(self) -> None:
+        """Turn the bar off (e.g. on other ranks)."""
+
+    def enable(self) -> None:
+        """Turn the bar back on."""
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        print(*args, **kwargs)
+
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        self._trainer = trainer
+
+    @property
+    def total_train_batches(self) -> int | float:
+        return self.trainer.num_training_batches
+
+    @property
+    def total_val_batches_current_dataloader(self) -> int | float:
+        batches = (
+            self.trainer.num_sanity_val_batches
+            if self.trainer.sanity_checking
+            else self.trainer.num_val_batches
+        )
+        idx = self.trainer._active_dataloader_idx
+        return batches[idx] if idx < len(batches) else 0
+
+    @property
+    def total_test_batches_current_dataloader(self) -> int | float:
+        batches = self.trainer.num_test_batches
+        idx = self.trainer._active_dataloader_idx
+        return batches[idx] if idx < len(batches) else 0
+
+    @property
+    def total_predict_batches_current_dataloader(self) -> int | float:
+        batches = self.trainer.num_predict_batches
+        idx = self.trainer._active_dataloader_idx
+        return batches[idx] if idx < len(batches) else 0
+
+    def get_metrics(self, trainer: Any, pl_module: Any) -> dict[str, int | str | float | dict]:
+        """What is shown next to the bar: the logger version, then every ``prog_bar=True``
+        metric.
+        """
+        standard: dict[str, Any] = {}
+        if trainer.loggers:
+            version = trainer.loggers[0].version
+            if version is not None:
+                standard["v_num"] = version[-4:] if isinstance(version, str) else version
+        return {**standard, **trainer.progress_bar_metrics}
+
+
+def _total(value: int | float) -> int | None:
+    return None if value is None or math.isinf(value) else int(value)
+
+
+class TQDMProgressBar(ProgressBar):
+    """A tqdm bar for training (one per epoch), validation, testing and prediction."""
+
+    def __init__(
+        self, refresh_rate: int = 1, process_position: int = 0, leave: bool = False
+    ) -> None:
+        super().__init__()
+        self._refresh_rate = refresh_rate
+        self._process_position = process_position
+        self._enabled = True
+        self._leave = leave
+        self._bars: dict[str, Any] = {}
+
+    @property
+    def refresh_rate(self) -> int:
+        return self._refresh_rate
+
+    @property
+    def process_position(self) -> int:
+        return self._process_position
+
+    @property
+    def is_enabled(self) -> bool:
+        return self._enabled and self.refresh_rate > 0
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    @property
+    def train_progress_bar(self) -> Any:
+        return self._bars.get("train")
+
+    @property
+    def val_progress_bar(self) -> Any:
+        return self._bars.get("val")
+
+    def print(self, *args: Any, sep: str = " ", **kwargs: Any) -> None:
+        bar = next((b for b in self._bars.values() if b is not None and not b.disable), None)
+        if bar is None:
+            print(*args, sep=sep, **kwargs)
+            return
+        bar.write(sep.join(map(str, args)), **kwargs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_bars": {}}  # tqdm bars cannot be pickled
+
+    # ------------------------------------------------------------------ bar bookkeeping
+    def _open(self, key: str, desc: str, total: int | float, leave: bool, position: int) -> Any:
+        from tqdm.auto import tqdm  # imported when a bar is first shown, not with the package
+
+        self._close(key)
+        bar = tqdm(
+            desc=desc,
+            total=_total(total),
+            leave=leave,
+            position=position,
+            disable=self.is_disabled,
+            dynamic_ncols=True,
+            file=sys.stdout,
+            smoothing=0,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining},"
+            " {rate_fmt}{postfix}]",
+        )
+        self._bars[key] = bar
+        return bar
+
+    def _close(self, key: str) -> None:
+        bar = self._bars.pop(key, None)
+        if bar is not None:
+            bar.close()
+
+    def _advance(self, key: str, n: int, total: int | float | None = None) -> None:
+        bar = self._bars.get(key)
+        if bar is None or n % self.refresh_rate and n != total:
+            return
+        step = n - bar.n
+        if step > 0 and bar.update(step) and key == "train":
+            # tqdm just redrew: only now is it worth reading (and syncing) the metrics
+            self._show_metrics(bar, refresh=True)
+
+    def _show_metrics(self, bar: Any, refresh: bool = False) -> None:
+        bar.set_postfix(
+            self.get_metrics(self.trainer, self.trainer.lightning_module), refresh=refresh
+        )
+
+    # ----------------------------------------------------------------------------- hooks
+    def on_sanity_check_start(self, trainer: Any, pl_module: Any) -> None:
+        self._open("sanity", "Sanity Checking", 0, leave=False, position=2 * self.process_position)
+
+    def on_sanity_check_end(self, trainer: Any, pl_module: Any) -> None:
+        self._close("sanity")
+        self._close("val")
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self._open("train", "Training", 0, leave=True, position=2 * self.process_position)
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        bar = self._bars.get("train")
+        if bar is None:  # closed at the end of the previous epoch (leave=True)
+            bar = self._open("train", "", 0, leave=True, position=2 * self.process_position)
+        bar.reset(total=_total(self.total_train_batches))
+        bar.initial = 0
+        bar.set_description(f"Epoch {trainer.current_epoch}")
+
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self._advance("train", batch_idx + 1, self.total_train_batches)
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        bar = self._bars.get("train")
+        if bar is not None and not bar.disable:
+            self._show_metrics(bar, refresh=True)
+        if self._leave:
+            self._close("train")
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        self._close("train")
+
+    def on_validation_batch_start(
+        self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if batch_idx == 0:
+            desc = (
+                "Sanity Checking DataLoader" if trainer.sanity_checking else "Validation DataLoader"
+            )
+            if not trainer.sanity_checking and trainer.state.fn == "fit":
+                desc = "Validation"
+            self._open(
+                "val",
+                f"{desc} {dataloader_idx}" if desc.endswith("DataLoader") else desc,
+                self.total_val_batches_current_dataloader,
+                leave=not trainer.state.fn == "fit",
+                position=2 * self.process_position + 1,
+            )
+
+    def on_validation_batch_end(
+        self,
+        trainer: Any,
+        pl_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._advance("val", batch_idx + 1, self.total_val_batches_current_dataloader)
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        self._close("val")
+        bar = self._bars.get("train")
+        if bar is not None and trainer.state.fn == "fit" and not bar.disable:
+            self._show_metrics(bar)
+
+    def on_test_batch_start(
+        self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if batch_idx == 0:
+            self._open(
+                "test",
+                f"Testing DataLoader {dataloader_idx}",
+                self.total_test_batches_current_dataloader,
+                leave=True,
+                position=2 * self.process_position,
+            )
+
+    def on_test_batch_end(
+        self,
+        trainer: Any,
+        pl_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._advance("test", batch_idx + 1, self.total_test_batches_current_dataloader)
+
+    def on_test_end(self, trainer: Any, pl_module: Any) -> None:
+        self._close("test")
+
+    def on_predict_batch_start(
+        self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if batch_idx == 0:
+            self._open(
+                "predict",
+                f"Predicting DataLoader {dataloader_idx}",
+                self.total_predict_batches_current_dataloader,
+                leave=True,
+                position=2 * self.process_position,
+            )
+
+    def on_predict_batch_end(
+        self,
+        trainer: Any,
+        pl_module: Any,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._advance("predict", batch_idx + 1, self.total_predict_batches_current_dataloader)
+
+    def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
+        self._close("predict")
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        for key in list(self._bars):
+            self._close(key)

@@ -1,0 +1,139 @@
+"""The ``Logger`` interface and helpers shared by the file-based loggers."""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from argparse import Namespace
+from collections.abc import Mapping
+from typing import Any
+
+
+class Logger(ABC):
+    """What the trainer needs from a logger (the same methods as Lightning's ``Logger``)."""
+
+    @property
+    @abstractmethod
+    def name(self) -> str | None:
+        """The experiment name."""
+
+    @property
+    @abstractmethod
+    def version(self) -> int | str | None:
+        """The experiment version."""
+
+    @property
+    def root_dir(self) -> str | None:
+        return None
+
+    @property
+    def log_dir(self) -> str | None:
+        return None
+
+    @property
+    def save_dir(self) -> str | None:
+        return None
+
+    @property
+    def group_separator(self) -> str:
+        return "/"
+
+    @abstractmethod
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Record metrics (already Python numbers) at ``step``."""
+        return None
+
+    @abstractmethod
+    def log_hyperparams(
+        self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any
+    ) -> None:
+        """Record hyperparameters."""
+        return None
+
+    def log_graph(self, model: Any, input_array: Any = None) -> None:
+        """Record the model graph (optional)."""
+        return None
+
+    def save(self) -> None:
+        """Flush what was recorded so far."""
+        return None
+
+    def finalize(self, status: str) -> None:
+        """Called once at the end of a run with ``"success"`` or ``"failed"``."""
+        self.save()
+
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        """Called after a checkpoint was written."""
+        return None
+
+
+class DummyLogger(Logger):
+    """Logs nothing; stands in for the real loggers under ``fast_dev_run``."""
+
+    @property
+    def experiment(self) -> Any:
+        return None
+
+    @property
+    def name(self) -> str:
+        return ""
+
+    @property
+    def version(self) -> str:
+        return ""
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def next_version(root_dir: str) -> int:
+    """One more than the highest ``version_N`` folder in ``root_dir`` (0 when there is none)."""
+    if not os.path.isdir(root_dir):
+        return 0
+    versions = [
+        int(match.group(1))
+        for entry in os.listdir(root_dir)
+        if (match := re.fullmatch(r"version_(\d+)", entry))
+        and os.path.isdir(os.path.join(root_dir, entry))
+    ]
+    return max(versions) + 1 if versions else 0
+
+
+def add_prefix(metrics: Mapping[str, Any], prefix: str, separator: str) -> dict[str, Any]:
+    if not prefix:
+        return dict(metrics)
+    return {f"{prefix}{separator}{k}": v for k, v in metrics.items()}
+
+
+def params_to_dict(params: Any) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if isinstance(params, Namespace):
+        return vars(params).copy()
+    return dict(params)
+
+
+def save_hparams_to_yaml(path: str, hparams: Mapping[str, Any]) -> None:
+    """Write hyperparameters as YAML; values YAML cannot represent are skipped with a warning."""
+    import warnings
+
+    import yaml  # imported here: only needed when hyperparameters are logged
+
+    clean: dict[str, Any] = {}
+    for key, value in hparams.items():
+        try:
+            yaml.safe_dump(value)
+        except yaml.YAMLError:
+            warnings.warn(
+                f"Skipping '{key}' parameter because it is not possible to safely dump to YAML.",
+                stacklevel=2,
+            )
+            continue
+        clean[key] = value
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w", newline="") as file:
+        yaml.safe_dump(clean, file)
