@@ -1,0 +1,292 @@
+"""Hook dispatch: who is called for an event, in which order, with which arguments.
+
+Rules (Lightning 2.6, facts §1.1):
+
+* For an event, every callback that overrides the hook runs first (``trainer.callbacks`` order),
+  then the LightningModule. Callback hooks get ``(trainer, pl_module, *args)``.
+* ``on_train_epoch_end`` is the exception: monitoring callbacks (EarlyStopping, checkpoints) run
+  after the module, so they see what it logged there.
+* ``setup``/``teardown``: datamodule, then callbacks, then the module (``stage=`` by keyword).
+* A hook set to ``None`` (or anything not callable) is skipped.
+
+To keep per-batch dispatch cheap, :class:`Hooks` builds its tables once per run: callbacks that
+do not override a hook are left out, and so is a module hook whose default does nothing and
+that the user did not override. Neither omission can be observed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from reference.callbacks.callback import Callback
+from reference.callbacks.checkpoint import Checkpoint
+from reference.callbacks.early_stopping import EarlyStopping
+from reference.core.hooks import IDENTITY_BATCH_HOOKS, NOOP_MODULE_HOOKS
+from reference.utilities.signature import is_overridden
+
+if TYPE_CHECKING:
+    from reference.trainer.trainer import Trainer
+
+_MISSING = object()
+CALLBACK_HOOKS = tuple(
+    n for n, v in vars(Callback).items() if callable(v) and not n.startswith("_")
+)
+BATCH_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+
+
+def _is_monitoring(callback: Callback) -> bool:
+    return isinstance(callback, (EarlyStopping, Checkpoint))
+
+
+class Hooks:
+    """The dispatch tables of one run, and the name of the hook running now (for ``self.log``)."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.current_fx: str | None = None
+        self._callbacks: dict[str, tuple] = {}
+        self._module: dict[str, Any] = {}
+        self._batch_owner: dict[str, Any] = {}
+        self._clipping_is_noop = False
+
+    # ----------------------------------------------------------------------- table building
+    def reset(self) -> None:
+        """Forget the previous run's tables (they hold bound methods of its model)."""
+        self._callbacks, self._module, self._batch_owner = {}, {}, {}
+        self.current_fx = None
+
+    def bind(self) -> None:
+        """(Re)build the tables from the current callbacks, module and datamodule."""
+        trainer = self.trainer
+        callbacks = list(trainer.callbacks)
+        table: dict[str, tuple] = {}
+        for name in CALLBACK_HOOKS:
+            bound = [getattr(cb, name) for cb in callbacks if is_overridden(name, cb, Callback)]
+            table[name] = tuple(fn for fn in bound if callable(fn))
+        epoch_end = [cb for cb in callbacks if is_overridden("on_train_epoch_end", cb, Callback)]
+        table["on_train_epoch_end/plain"] = tuple(
+            cb.on_train_epoch_end for cb in epoch_end if not _is_monitoring(cb)
+        )
+        table["on_train_epoch_end/monitoring"] = tuple(
+            cb.on_train_epoch_end for cb in epoch_end if _is_monitoring(cb)
+        )
+        self._callbacks = table
+
+        from reference.module import LightningModule
+
+        model = trainer.lightning_module
+        self._module = {}
+        for name in NOOP_MODULE_HOOKS:
+            fn = getattr(model, name, None)
+            if not callable(fn) or not is_overridden(name, model, LightningModule):
+                fn = None
+            self._module[name] = fn
+        self._bind_batch_hooks(model)
+        self._clipping_is_noop = (
+            not trainer.gradient_clip_val
+            and not is_overridden("configure_gradient_clipping", model, LightningModule)
+            and not is_overridden("clip_gradients", model, LightningModule)
+        )
+
+    def _bind_batch_hooks(self, model: Any) -> None:
+        from reference.datamodule import LightningDataModule
+        from reference.module import LightningModule
+
+        datamodule = self.trainer.datamodule
+        self._batch_owner = {}
+        for name in BATCH_HOOKS:
+            owner = model
+            in_module = is_overridden(name, model, LightningModule)
+            if datamodule is not None and is_overridden(name, datamodule, LightningDataModule):
+                owner = datamodule
+                if in_module:
+                    warnings.warn(
+                        f"You have overridden `{name}` in both `LightningModule` and"
+                        " `LightningDataModule`."
+                        " It will use the implementation from `LightningDataModule` instance.",
+                        stacklevel=4,
+                    )
+            elif datamodule is not None and in_module:
+                warnings.warn(
+                    f"You have overridden `{name}` in `LightningModule` but have passed in a"
+                    " `LightningDataModule`. It will use the implementation from `LightningModule`"
+                    " instance.",
+                    stacklevel=4,
+                )
+            fn = getattr(owner, name, None)
+            overridden = owner is datamodule or in_module
+            self._batch_owner[name] = (
+                None if (name in IDENTITY_BATCH_HOOKS and not overridden) else fn
+            )
+
+    # ---------------------------------------------------------------------------- dispatch
+    def callbacks(self, name: str, *args: Any) -> None:
+        self._run_callbacks(name, self._callbacks.get(name), args)
+
+    def _run_callbacks(self, name: str, fns: tuple | None, args: tuple) -> None:
+        if not fns:
+            return
+        trainer = self.trainer
+        module = trainer.lightning_module
+        previous, self.current_fx = self.current_fx, name
+        for fn in fns:
+            fn(trainer, module, *args)
+        self.current_fx = previous
+
+    def module(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        fn = self._module.get(name, _MISSING)
+        if fn is _MISSING:
+            fn = getattr(self.trainer.lightning_module, name, None)
+            if not callable(fn):
+                return None
+        elif fn is None:
+            return None
+        previous, self.current_fx = self.current_fx, name
+        output = fn(*args, **kwargs)
+        self.current_fx = previous
+        return output
+
+    def event(self, name: str, *args: Any) -> Any:
+        """Callbacks, then the module; returns the module's result."""
+        self.callbacks(name, *args)
+        return self.module(name, *args)
+
+    def train_epoch_end(self) -> None:
+        """``on_train_epoch_end``: plain callbacks, the module, then monitoring callbacks."""
+        name = "on_train_epoch_end"
+        self._run_callbacks(name, self._callbacks.get("on_train_epoch_end/plain"), ())
+        self.module(name)
+        self._run_callbacks(name, self._callbacks.get("on_train_epoch_end/monitoring"), ())
+
+    def strategy(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """A strategy method that runs user code (``training_step`` & co.): log under ``name``."""
+        previous, self.current_fx = self.current_fx, name
+        output = getattr(self.trainer.strategy, name)(*args, **kwargs)
+        self.current_fx = previous
+        return output
+
+    def datamodule(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        datamodule = self.trainer.datamodule
+        fn = getattr(datamodule, name, None) if datamodule is not None else None
+        if not callable(fn):
+            return None
+        previous, self.current_fx = self.current_fx, name
+        output = fn(*args, **kwargs)
+        self.current_fx = previous
+        return output
+
+    def batch_hook(self, name: str, *args: Any) -> Any:
+        """A batch-transfer hook, from the datamodule if it overrides it, else from the module."""
+        fn = self._batch_owner.get(name, _MISSING)
+        if fn is None:
+            return args[0]  # an identity default that nobody overrode
+        if fn is _MISSING:
+            fn = getattr(self.trainer.lightning_module, name)
+        previous, self.current_fx = self.current_fx, name
+        output = fn(*args)
+        self.current_fx = previous
+        return output
+
+    def configure_gradient_clipping(self, optimizer: Any) -> None:
+        """Called every automatic optimizer step, even without clipping configured (facts §1.4)."""
+        if self._clipping_is_noop:
+            return  # default hook, no clip value: the call would change nothing
+        trainer = self.trainer
+        self.module(
+            "configure_gradient_clipping",
+            optimizer,
+            gradient_clip_val=trainer.gradient_clip_val,
+            gradient_clip_algorithm=trainer.gradient_clip_algorithm,
+        )
+
+
+def event(trainer: Trainer, name: str, *args: Any) -> Any:
+    return trainer._hooks.event(name, *args)
+
+
+def module_hook(trainer: Trainer, name: str, *args: Any, **kwargs: Any) -> Any:
+    return trainer._hooks.module(name, *args, **kwargs)
+
+
+def configure_gradient_clipping(trainer: Trainer, optimizer: Any) -> None:
+    trainer._hooks.configure_gradient_clipping(optimizer)
+
+
+def setup(trainer: Trainer) -> None:
+    """``setup(stage=...)``: datamodule → callbacks → module (facts §1.1)."""
+    stage = trainer.state.fn
+    module = trainer.lightning_module
+    # the module may ask for self.device in setup, before it is moved (Lightning fakes it too)
+    from reference.core.device_dtype import DeviceDtypeModuleMixin
+
+    for submodule in module.modules():
+        if isinstance(submodule, DeviceDtypeModuleMixin):
+            submodule._device = trainer.strategy.root_device
+    # loggers create their folders now, so that their paths exist in setup hooks
+    for logger in trainer.loggers:
+        if hasattr(logger, "experiment"):
+            _ = logger.experiment
+    hooks = trainer._hooks
+    if trainer.datamodule is not None:
+        hooks.datamodule("setup", stage=stage)
+    _callbacks_kw(trainer, "setup", stage=stage)
+    hooks.module("setup", stage=stage)
+
+
+def teardown(trainer: Trainer) -> None:
+    """``teardown(stage=...)`` in the same order as ``setup``; then loggers are finalized."""
+    stage = trainer.state.fn
+    hooks = trainer._hooks
+    if trainer.datamodule is not None:
+        hooks.datamodule("teardown", stage=stage)
+    _callbacks_kw(trainer, "teardown", stage=stage)
+    hooks.module("teardown", stage=stage)
+    hooks.current_fx = None
+    for logger in trainer.loggers:
+        logger.finalize("success")
+
+
+def _callbacks_kw(trainer: Trainer, name: str, **kwargs: Any) -> None:
+    hooks = trainer._hooks
+    previous, hooks.current_fx = hooks.current_fx, name
+    for fn in hooks._callbacks.get(name, ()):
+        fn(trainer, trainer.lightning_module, **kwargs)
+    hooks.current_fx = previous
+
+
+def configure_model(trainer: Trainer) -> None:
+    """``configure_sharded_model``/``configure_model``: only called when overridden (facts
+    §1.12).
+    """
+    from reference.module import LightningModule
+
+    module = trainer.lightning_module
+    strategy = trainer.strategy
+    if is_overridden("configure_sharded_model", module, LightningModule):
+        with strategy.model_sharded_context():
+            trainer._hooks.module("configure_sharded_model")
+    if is_overridden("configure_model", module, LightningModule):
+        with (
+            strategy.tensor_init_context(),
+            strategy.model_sharded_context(),
+            trainer.precision_plugin.module_init_context(),
+        ):
+            trainer._hooks.module("configure_model")
+
+
+def interrupt(trainer: Trainer, exception: BaseException) -> None:
+    """A run failed: tell callbacks, the datamodule and the strategy; mark loggers as failed."""
+    from reference.trainer.states import TrainerStatus
+
+    trainer.state.status = TrainerStatus.INTERRUPTED
+    hooks = trainer._hooks
+    module = trainer.lightning_module
+    for callback in trainer.callbacks:
+        if is_overridden("on_exception", callback, Callback):
+            callback.on_exception(trainer, module, exception)
+    if trainer.datamodule is not None:
+        hooks.datamodule("on_exception", exception)
+    trainer.strategy.on_exception(exception)
+    for logger in trainer.loggers:
+        logger.finalize("failed")

@@ -1,0 +1,220 @@
+"""Where batches come from: dataloader sources, batch limits, and the iterators the loops use.
+
+* A :class:`DataSource` is either dataloaders passed to ``fit``/``validate``/... or a
+  ``*_dataloader`` hook of the LightningModule or LightningDataModule (called when needed).
+* A "dataloader" may be any iterable; a list/tuple/dict of them is a collection. Training
+  zips a collection into one batch per step, cycling shorter ones ("max_size_cycle");
+  evaluation runs them one after the other with a ``dataloader_idx`` ("sequential").
+* Limits (``limit_*_batches``) apply per dataloader: an int is a count, a float a fraction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from reference.utilities.exceptions import MisconfigurationException
+from reference.utilities.signature import is_overridden
+from reference.utilities.warnings import warn
+
+_END = object()
+
+
+class DataSource:
+    """The dataloaders of one stage, or the object whose ``<name>()`` hook returns them."""
+
+    def __init__(self, instance: Any, name: str) -> None:
+        self.instance = instance
+        self.name = name  # e.g. "train_dataloader"
+
+    def is_module(self) -> bool:
+        from reference.datamodule import LightningDataModule
+        from reference.module import LightningModule
+
+        return isinstance(self.instance, (LightningModule, LightningDataModule))
+
+    def is_defined(self) -> bool:
+        """Whether dataloaders were passed, or the hook providing them is overridden."""
+        from reference.datamodule import LightningDataModule
+        from reference.module import LightningModule
+
+        if self.instance is None:
+            return False
+        if not self.is_module():
+            return True
+        parent = (
+            LightningModule if isinstance(self.instance, LightningModule) else LightningDataModule
+        )
+        return is_overridden(self.name, self.instance, parent)
+
+    def request(self, trainer: Any) -> Any:
+        """Call the hook (through the dispatcher, so it is traced like any hook) or return the
+        loaders.
+        """
+        from reference.module import LightningModule
+
+        if isinstance(self.instance, LightningModule):
+            return trainer._hooks.module(self.name)
+        if self.is_module():
+            return trainer._hooks.datamodule(self.name)
+        return self.instance
+
+
+def flatten(dataloaders: Any) -> list[Any]:
+    """The individual iterables of a dataloader collection, in order."""
+    if isinstance(dataloaders, Mapping):
+        return list(dataloaders.values())
+    if isinstance(dataloaders, (list, tuple)):
+        return list(dataloaders)
+    return [dataloaders]
+
+
+def check_iterable(dataloader: Any, source: DataSource, fn: str) -> None:
+    """A clear TypeError naming where a non-iterable "dataloader" came from."""
+    try:
+        iter(dataloader)
+    except TypeError:
+        prefix = "train_" if fn == "fit" else ""
+        if not source.is_module():
+            raise TypeError(
+                f"An invalid dataloader was passed to `Trainer.{fn}({prefix}dataloaders=...)`."
+                f" Found {dataloader}."
+            ) from None
+        raise TypeError(
+            "An invalid dataloader was returned from"
+            f" `{type(source.instance).__name__}.{source.name}()`."
+            f" Found {dataloader}."
+        ) from None
+
+
+def sized_len(dataloader: Any) -> int | None:
+    try:
+        return len(dataloader)
+    except (TypeError, NotImplementedError):
+        return None
+
+
+def num_batches(dataloader: Any, limit: int | float, prefix: str) -> int | float:
+    """Batches one epoch of ``dataloader`` gives under ``limit_{prefix}_batches`` (inf if
+    unsized).
+    """
+    length = sized_len(dataloader)
+    if length == 0:
+        warn(
+            f"Total length of `{type(dataloader).__name__}` across ranks is zero."
+            f" Please make sure this was your intention: no {prefix} batches will run."
+        )
+        return 0
+    if length is None:
+        if isinstance(limit, int):
+            return limit
+        if limit != 1.0:
+            raise MisconfigurationException(
+                f"When using an `IterableDataset`, `Trainer(limit_{prefix}_batches)` must be `1.0`"
+                " or an int."
+                f" An int specifies `num_{prefix}_batches` to use."
+            )
+        return float("inf")
+    if isinstance(limit, int):
+        return min(length, limit)
+    batches = int(length * limit)
+    if batches == 0 and limit > 0.0:
+        raise MisconfigurationException(
+            f"You requested to check {limit} of the `{prefix}_dataloader` but {limit} * {length} <"
+            " 1."
+            f" Please increase the `limit_{prefix}_batches` argument. Try at least"
+            f" `limit_{prefix}_batches={1.0 / length}`"
+        )
+    return batches
+
+
+def set_sampler_epoch(dataloader: Any, epoch: int) -> None:
+    """Call ``set_epoch`` on the dataloader's sampler(s), e.g. a ``DistributedSampler``."""
+    for holder in (dataloader, getattr(dataloader, "batch_sampler", None)):
+        sampler = getattr(holder, "sampler", None)
+        if sampler is not None and callable(getattr(sampler, "set_epoch", None)):
+            sampler.set_epoch(epoch)
+
+
+class BatchIterator:
+    """Iterates one dataloader up to ``limit`` batches, fetching one batch ahead.
+
+    Fetching ahead is how the loop knows, while processing a batch, whether it is the last one
+    (also for unsized iterables), as Lightning's prefetching data fetcher does.
+    """
+
+    def __init__(self, iterable: Any, limit: int | float) -> None:
+        self.iterable = iterable
+        self.limit = limit
+        self.fetched = 0
+        self.done = False
+        self._iterator: Iterator | None = None
+        self._next: Any = _END
+
+    def __iter__(self) -> BatchIterator:
+        self.fetched = 0
+        self.done = self.limit <= 0
+        self._iterator = iter(self.iterable) if not self.done else None
+        self._fetch()
+        return self
+
+    def _fetch(self) -> None:
+        if self._iterator is None or self.fetched >= self.limit:
+            self._next = _END
+            return
+        try:
+            self._next = next(self._iterator)
+            self.fetched += 1
+        except StopIteration:
+            self._next = _END
+
+    def __next__(self) -> Any:
+        batch = self._next
+        if batch is _END:
+            self.done = True
+            raise StopIteration
+        self._fetch()
+        self.done = self._next is _END
+        return batch
+
+
+class CycleCombined:
+    """Zips a collection of dataloaders into one batch per step, restarting shorter ones."""
+
+    def __init__(self, collection: Any, limits: list[int | float]) -> None:
+        self.collection = collection
+        self.loaders = flatten(collection)
+        self.limits = limits
+
+    def __len__(self) -> int:
+        longest = max(self.limits, default=0)
+        if math.isinf(longest):
+            raise TypeError("an unsized dataloader has no length")
+        return int(longest)
+
+    def __iter__(self) -> Iterator[Any]:
+        longest = max(self.limits, default=0)
+        iterators = [iter(BatchIterator(dl, lim)) for dl, lim in zip(self.loaders, self.limits)]
+        step = 0
+        while step < longest:
+            batches = []
+            for i, iterator in enumerate(iterators):
+                try:
+                    batch = next(iterator)
+                except StopIteration:
+                    if self.limits[i] == longest:  # the longest one ran out: the epoch is over
+                        return
+                    iterators[i] = iter(BatchIterator(self.loaders[i], self.limits[i]))
+                    try:
+                        batch = next(iterators[i])
+                    except StopIteration:  # an empty dataloader cannot be cycled
+                        return
+                batches.append(batch)
+            step += 1
+            yield self._pack(batches)
+
+    def _pack(self, batches: list[Any]) -> Any:
+        if isinstance(self.collection, Mapping):
+            return dict(zip(self.collection.keys(), batches))
+        return type(self.collection)(batches) if isinstance(self.collection, tuple) else batches

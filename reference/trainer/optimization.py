@@ -1,0 +1,211 @@
+"""One training batch's optimization: the closure, accumulation, and manual optimization.
+
+Automatic optimization (facts §1.4, §1.6) is *not* the flat sequence the docs' pseudocode shows.
+On a batch that steps, ``LightningModule.optimizer_step`` is entered first; it calls
+``optimizer.step(closure)`` and the optimizer runs the closure, which does::
+
+    training_step → [on_before_zero_grad, optimizer_zero_grad]   # first batch of a window only
+                  → on_before_backward → backward → on_after_backward
+
+then the precision plugin runs ``on_before_optimizer_step`` and ``configure_gradient_clipping``
+before the real update. Batches inside an accumulation window call the closure directly (no
+``optimizer_step`` hook). The loss is divided by ``accumulate_grad_batches`` before backward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+from reference.trainer.progress import OptimizerProgress, Progress
+from reference.utilities.exceptions import MisconfigurationException
+from reference.utilities.warnings import WarnOnce
+
+if TYPE_CHECKING:
+    from reference.trainer.trainer import Trainer
+
+
+class ClosureResult:
+    """What one run of the closure produced: the loss with its graph, a detached copy, extras."""
+
+    __slots__ = ("closure_loss", "loss", "extra")
+
+    def __init__(self, closure_loss: Tensor | None, extra: dict[str, Any]) -> None:
+        self.closure_loss = closure_loss
+        # a copy: AMP scales the closure loss, and callbacks must see the unscaled value
+        self.loss = None if closure_loss is None else closure_loss.detach().clone()
+        self.extra = extra
+
+    @classmethod
+    def from_training_step_output(cls, output: Any, normalize: int) -> ClosureResult:
+        extra: dict[str, Any] = {}
+        if isinstance(output, Tensor):
+            loss = output
+        elif isinstance(output, Mapping):
+            loss = output.get("loss")
+            if loss is None:
+                raise MisconfigurationException(
+                    "In automatic_optimization, when `training_step` returns a dict, the 'loss'"
+                    " key needs"
+                    f" to be present. Found keys: {sorted(output)}"
+                )
+            extra = {k: v for k, v in output.items() if k != "loss"}
+        elif output is None:
+            loss = None
+        else:
+            raise MisconfigurationException(
+                "In automatic optimization, `training_step` must return a Tensor, a dict, or None"
+                " (where the"
+                f" step will be skipped). It returned {type(output).__name__}: {output!r:.200}"
+            )
+        if loss is not None and normalize != 1:
+            loss = loss / normalize  # not in place: the user's tensor must not change
+        return cls(loss, extra)
+
+    def as_outputs(self) -> dict[str, Any]:
+        """``outputs`` of ``on_train_batch_end``: ``{}`` when the step returned None."""
+        if self.loss is None:
+            return {}
+        return {"loss": self.loss, **self.extra}
+
+
+class Closure:
+    """The callable handed to ``optimizer.step``; prepared anew for every batch."""
+
+    def __init__(self, owner: AutomaticOptimization) -> None:
+        self._owner = owner
+        self.step_args: tuple = ()
+        self.batch_idx = 0
+        self.optimizer: Any = None
+        self.zero_grad = False
+        self.result: ClosureResult | None = None
+
+    def prepare(self, step_args: tuple, batch_idx: int, optimizer: Any, zero_grad: bool) -> None:
+        self.step_args, self.batch_idx, self.optimizer, self.zero_grad = (
+            step_args,
+            batch_idx,
+            optimizer,
+            zero_grad,
+        )
+        self.result = None
+
+    def __call__(self) -> Tensor | None:
+        # optimizers already call closures with grad enabled; a direct call (accumulation) may not
+        if torch.is_grad_enabled():
+            result = self._run()
+        else:
+            with torch.enable_grad():
+                result = self._run()
+        self.result = result
+        return result.loss
+
+    def _run(self) -> ClosureResult:
+        owner = self._owner
+        trainer = owner.trainer
+        hooks = trainer._hooks
+        output = hooks.strategy("training_step", *self.step_args)
+        result = ClosureResult.from_training_step_output(output, trainer.accumulate_grad_batches)
+        if result.closure_loss is None:
+            owner.warnings.warn(
+                "`training_step` returned `None`. If this was on purpose, ignore this warning..."
+            )
+        if self.zero_grad:
+            progress = owner.optim_progress.zero_grad
+            progress.increment_ready()
+            hooks.event("on_before_zero_grad", self.optimizer)
+            progress.increment_started()
+            hooks.module(
+                "optimizer_zero_grad", trainer.current_epoch, self.batch_idx, self.optimizer
+            )
+            progress.increment_completed()
+        if result.closure_loss is not None:
+            trainer.strategy.backward(result.closure_loss, self.optimizer)
+        return result
+
+
+class AutomaticOptimization:
+    """Runs the closure, directly (accumulating) or through ``optimizer_step`` (stepping)."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.optim_progress = OptimizerProgress()
+        self.warnings = WarnOnce()
+        self._closure = Closure(self)
+
+    def run(
+        self, optimizer: Any, batch_idx: int, step_args: tuple, accumulating: bool
+    ) -> dict[str, Any]:
+        trainer = self.trainer
+        closure = self._closure
+        zero_grad = batch_idx % trainer.accumulate_grad_batches == 0
+        closure.prepare(step_args, batch_idx, optimizer, zero_grad)
+        if accumulating:
+            with trainer.strategy.block_backward_sync():
+                closure()
+        else:
+            progress = self.optim_progress.step
+            progress.increment_ready()
+            trainer._hooks.module(
+                "optimizer_step",
+                trainer.current_epoch,
+                batch_idx,
+                trainer.strategy._lightning_optimizers[0],
+                closure,
+            )
+            progress.increment_completed()
+        result = closure.result
+        closure.step_args = ()  # do not keep the batch alive
+        return result.as_outputs() if result is not None else {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optim_progress": self.optim_progress.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optim_progress.load_state_dict(state["optim_progress"])
+
+
+class ManualOptimization:
+    """Calls ``training_step``; the user steps. Counts ``optimizer.step()`` calls for
+    ``global_step``.
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.optim_step_progress = Progress()
+
+    def attach(self) -> None:
+        """Make every wrapped optimizer report its steps here (called when training starts)."""
+        for optimizer in self.trainer.strategy._lightning_optimizers:
+            optimizer._on_before_step = self._on_before_step
+            optimizer._on_after_step = self._on_after_step
+
+    def _on_before_step(self) -> None:
+        self.optim_step_progress.increment_ready()
+
+    def _on_after_step(self) -> None:
+        self.optim_step_progress.increment_completed()
+
+    def run(self, step_args: tuple) -> dict[str, Any]:
+        output = self.trainer._hooks.strategy("training_step", *step_args)
+        if output is None:
+            return {}
+        if isinstance(output, Tensor):
+            return {"loss": output.detach()}
+        if isinstance(output, Mapping):
+            outputs = dict(output)
+            if isinstance(outputs.get("loss"), Tensor):
+                outputs["loss"] = outputs["loss"].detach()
+            return outputs
+        raise MisconfigurationException(
+            "In manual optimization, `training_step` must either return a Tensor or have no return."
+            f" It returned {type(output).__name__}."
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optim_step_progress": self.optim_step_progress.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optim_step_progress.load_state_dict(state["optim_step_progress"])

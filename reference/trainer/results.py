@@ -1,0 +1,348 @@
+"""Storage for ``self.log`` values: step values, epoch reductions, and the three metric views.
+
+Hot-path design: a call to ``self.log`` stores the value (a detached copy) and, when an epoch
+reduction is wanted, appends it to a pending list. Pending values are reduced with one stacked
+tensor operation every :data:`_FLUSH_EVERY` calls and when the epoch value is read, so no
+per-call tensor arithmetic and no host synchronisation happen while training.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from reference.utilities.exceptions import MisconfigurationException
+
+_FLUSH_EVERY = 64
+_DATALOADER_SUFFIX = "/dataloader_idx_{}"
+
+# reduce_fx may be given as a name or as the function itself (Lightning accepts both)
+_REDUCTIONS: dict[Any, str] = {
+    "mean": "mean",
+    "avg": "mean",
+    "sum": "sum",
+    "max": "max",
+    "min": "min",
+    torch.mean: "mean",
+    torch.sum: "sum",
+    torch.max: "max",
+    torch.min: "min",
+    sum: "sum",
+    max: "max",
+    min: "min",
+}
+
+
+def parse_reduce_fx(reduce_fx: str | Callable) -> str:
+    key = reduce_fx.lower() if isinstance(reduce_fx, str) else reduce_fx
+    try:
+        return _REDUCTIONS[key]
+    except (KeyError, TypeError):
+        raise MisconfigurationException(
+            "Only `self.log(..., reduce_fx={min,max,mean,sum})` are supported."
+            f" If you need a custom reduction, log the reduced value yourself. Found: {reduce_fx}"
+        ) from None
+
+
+def default_float_dtype() -> torch.dtype:
+    """The default dtype, but no lower than float32 (logged values are reduced in >= fp32)."""
+    dtype = torch.get_default_dtype()
+    return dtype if dtype in (torch.float32, torch.float64) else torch.float32
+
+
+@dataclass(frozen=True)
+class MetricMeta:
+    """How one logged key behaves; logging the same key with other settings is an error."""
+
+    fx: str
+    name: str
+    prog_bar: bool
+    logger: bool
+    on_step: bool
+    on_epoch: bool
+    reduce: str
+    enable_graph: bool
+    add_dataloader_idx: bool
+    dataloader_idx: int | None
+
+    def names(self, on_step: bool) -> tuple[str, str]:
+        """``(name, forked_name)``: ``loss`` and ``loss_step``/``loss_epoch`` when logged at
+        both.
+        """
+        name = self.name
+        forked = (
+            f"{name}_{'step' if on_step else 'epoch'}" if self.on_step and self.on_epoch else name
+        )
+        if self.add_dataloader_idx and self.dataloader_idx is not None:
+            suffix = _DATALOADER_SUFFIX.format(self.dataloader_idx)
+            name, forked = name + suffix, forked + suffix
+        return name, forked
+
+
+class LoggedMetric:
+    """One logged key: its latest step value and its running epoch reduction."""
+
+    __slots__ = (
+        "meta",
+        "step_value",
+        "updated",
+        "_pending",
+        "_weights",
+        "_total",
+        "_count",
+        "_computed",
+    )
+
+    def __init__(self, meta: MetricMeta) -> None:
+        self.meta = meta
+        self.step_value: Tensor | None = None
+        self.updated = False  # False after a reset until the key is logged again
+        self._pending: list[Tensor] = []
+        self._weights: list[int] = []
+        self._total: Tensor | None = None
+        self._count = 0
+        self._computed: Tensor | None = None
+
+    def update(self, value: Tensor, batch_size: int) -> None:
+        self.updated = True
+        if self.meta.on_step:
+            self.step_value = value
+        if self.meta.on_epoch:
+            self._computed = None
+            self._pending.append(value)
+            self._weights.append(batch_size)
+            if len(self._pending) >= _FLUSH_EVERY:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        values = torch.stack(self._pending)
+        reduce = self.meta.reduce
+        if reduce == "mean":
+            weights = self._weights
+            if all(w == weights[0] for w in weights):
+                part = values.sum() * weights[0]
+            else:
+                part = (
+                    values * torch.tensor(weights, dtype=values.dtype, device=values.device)
+                ).sum()
+            self._count += sum(weights)
+        elif reduce == "sum":
+            part = values.sum()
+        elif reduce == "max":
+            part = values.max()
+        else:
+            part = values.min()
+        if self._total is None:
+            self._total = part
+        elif reduce in ("mean", "sum"):
+            self._total = self._total + part
+        elif reduce == "max":
+            self._total = torch.maximum(self._total, part)
+        else:
+            self._total = torch.minimum(self._total, part)
+        self._pending, self._weights = [], []
+
+    def epoch_value(self) -> Tensor | None:
+        """The reduction over every value logged since the last reset (cached until the next
+        log).
+        """
+        if self._computed is None:
+            self._flush()
+            if self._total is None:
+                return None
+            self._computed = (
+                self._total / self._count if self.meta.reduce == "mean" else self._total
+            )
+        return self._computed
+
+    def reset(self) -> None:
+        self.updated = False
+        self.step_value = None
+        self._pending, self._weights = [], []
+        self._total, self._count, self._computed = None, 0, None
+
+
+class ResultCollection(dict):
+    """All keys logged in one loop (training, or one evaluation loop), by ``fx.name[.dl_idx]``."""
+
+    def __init__(self, training: bool) -> None:
+        super().__init__()
+        self.training = training
+        self.batch: Any = None  # the batch being processed, to infer batch sizes lazily
+        self.batch_size: int | None = None
+        self.dataloader_idx: int | None = None
+
+    def log(
+        self,
+        fx: str,
+        name: str,
+        value: Tensor,
+        *,
+        prog_bar: bool,
+        logger: bool,
+        on_step: bool,
+        on_epoch: bool,
+        reduce: str,
+        enable_graph: bool,
+        add_dataloader_idx: bool,
+        batch_size: int | None,
+    ) -> None:
+        dataloader_idx = self.dataloader_idx
+        key = (fx, name, dataloader_idx if add_dataloader_idx else None)
+        metric = self.get(key)
+        if metric is None:
+            if not on_step and not on_epoch:
+                raise MisconfigurationException(
+                    "`self.log(on_step=False, on_epoch=False)` is not useful."
+                )
+            meta = MetricMeta(
+                fx,
+                name,
+                prog_bar,
+                logger,
+                on_step,
+                on_epoch,
+                reduce,
+                enable_graph,
+                add_dataloader_idx,
+                dataloader_idx,
+            )
+            metric = self[key] = LoggedMetric(meta)
+        else:
+            meta = metric.meta
+            if (
+                meta.prog_bar,
+                meta.logger,
+                meta.on_step,
+                meta.on_epoch,
+                meta.reduce,
+                meta.enable_graph,
+                meta.dataloader_idx,
+            ) != (prog_bar, logger, on_step, on_epoch, reduce, enable_graph, dataloader_idx):
+                raise MisconfigurationException(
+                    f"You called `self.log({name}, ...)` twice in `{fx}` with different arguments."
+                    " This is not allowed"
+                )
+        if on_epoch and batch_size is None and reduce == "mean":
+            batch_size = self._batch_size()
+        metric.update(value, batch_size or 1)
+
+    def _batch_size(self) -> int:
+        if self.batch_size is None:
+            self.batch_size = extract_batch_size(self.batch) if self.batch is not None else 1
+        return self.batch_size
+
+    def metrics(
+        self, on_step: bool
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor]]:
+        """``(callback, log, progress_bar)`` views of the keys valid now.
+
+        ``on_step`` selects step values (while a batch loop runs) or epoch reductions (after it).
+        Step values of evaluation loops are not callback metrics (Lightning's rule).
+        """
+        callback: dict[str, Tensor] = {}
+        log: dict[str, Tensor] = {}
+        pbar: dict[str, Tensor] = {}
+        for metric in self.values():
+            meta = metric.meta
+            if not metric.updated or meta.dataloader_idx != self.dataloader_idx:
+                continue
+            if on_step:
+                if not meta.on_step:
+                    continue
+                value = metric.step_value
+            else:
+                if not meta.on_epoch:
+                    continue
+                value = metric.epoch_value()
+            if value is None:
+                continue
+            name, forked = meta.names(on_step)
+            if meta.logger:
+                log[forked] = value
+            if self.training or not on_step:
+                callback[name] = value
+                callback[forked] = value
+            if meta.prog_bar:
+                pbar[forked] = value
+        return callback, log, pbar
+
+    def reset(self) -> None:
+        for metric in self.values():
+            metric.reset()
+
+
+def to_logged_tensor(value: Any, name: str, device: torch.device, enable_graph: bool) -> Tensor:
+    """Validate one ``self.log`` value and turn it into a detached scalar tensor."""
+    if isinstance(value, Tensor):
+        if not enable_graph:
+            value = value.detach()
+        if value.numel() != 1:
+            raise ValueError(
+                f"`self.log({name}, {value})` was called, but the tensor must have a single"
+                " element."
+                f" You can try doing `self.log({name}, {value}.mean())`"
+            )
+        if value.dim():
+            value = value.squeeze()
+        dtype = value.dtype
+        if dtype is not torch.float32 and dtype is not torch.float64:
+            if not value.is_floating_point():
+                warnings.warn(
+                    f"You called `self.log({name!r}, ...)` but the value needs to be floating to be"
+                    f" reduced. Converting it to {default_float_dtype()}.",
+                    stacklevel=4,
+                )
+            value = value.to(default_float_dtype())
+        # a copy: the caller may keep changing its tensor in place after logging it
+        return value.clone()
+    if isinstance(value, numbers.Number) and not isinstance(value, complex):
+        return torch.tensor(value, device=device, dtype=default_float_dtype())
+    if isinstance(value, Mapping):
+        raise ValueError(
+            f"`self.log({name}, {value})` was called, but nested dictionaries cannot be logged"
+        )
+    raise ValueError(
+        f"`self.log({name}, {value})` was called, but `{type(value).__name__}` values cannot be"
+        " logged"
+    )
+
+
+def extract_batch_size(batch: Any) -> int:
+    """The size of the first dimension of the first tensor found in ``batch``."""
+    sizes = list(_batch_sizes(batch))
+    if not sizes:
+        raise MisconfigurationException(
+            "We could not infer the batch_size from the batch. Either simplify its structure"
+            " or provide the batch_size as `self.log(..., batch_size=batch_size)`."
+        )
+    if any(size != sizes[0] for size in sizes[1:]):
+        warnings.warn(
+            "Trying to infer the `batch_size` from an ambiguous collection. The batch size we"
+            " found is"
+            f" {sizes[0]}. To avoid any miscalculations, use `self.log(...,"
+            " batch_size=batch_size)`.",
+            stacklevel=5,
+        )
+    return sizes[0]
+
+
+def _batch_sizes(batch: Any) -> Any:
+    if isinstance(batch, Tensor):
+        yield 1 if batch.ndim == 0 else batch.size(0)
+    elif isinstance(batch, (str, bytes)):
+        yield len(batch)
+    elif isinstance(batch, Mapping):
+        for value in batch.values():
+            yield from _batch_sizes(value)
+    elif isinstance(batch, (list, tuple)):
+        for value in batch:
+            yield from _batch_sizes(value)

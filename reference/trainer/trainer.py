@@ -1,0 +1,492 @@
+"""The ``Trainer``: flags in ``__init__``, then ``fit``/``validate``/``test``/``predict``.
+
+``fit`` follows the docs' pseudocode (seed 002, "Hooks")::
+
+    configure_callbacks()
+    prepare_data()                    # only if overridden; datamodule first
+    setup("fit")                      # datamodule → callbacks → module
+    configure_model()                 # only if overridden
+    <checkpoint weights would be restored here>
+    configure_optimizers()            # inside strategy.setup, after the model is moved
+    on_fit_start()
+    <training state would be restored here>
+    <sanity check>                    # a short validation, RNG state preserved
+    fit_loop.run()                    # on_train_start ... epochs ... on_train_end
+    on_fit_end()
+    teardown("fit")
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from reference.trainer import call, configuration, flags
+from reference.trainer.connector import build_strategy
+from reference.trainer.evaluation_loop import EvaluationLoop
+from reference.trainer.fit_loop import FitLoop
+from reference.trainer.logger_connector import LoggerConnector, to_scalars
+from reference.trainer.prediction_loop import PredictionLoop
+from reference.trainer.properties import TrainerProperties
+from reference.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
+from reference.utilities.seed import isolate_rng
+from reference.utilities.warnings import WarnOnce
+
+_NOT_YET = "is not supported by the reference trainer yet"
+
+
+class Trainer(TrainerProperties):
+    def __init__(
+        self,
+        *,
+        accelerator: str | Any = "auto",
+        strategy: str | Any = "auto",
+        devices: Any = "auto",
+        num_nodes: int = 1,
+        precision: Any = None,
+        logger: Any = None,
+        callbacks: Any = None,
+        fast_dev_run: int | bool = False,
+        max_epochs: int | None = None,
+        min_epochs: int | None = None,
+        max_steps: int = -1,
+        min_steps: int | None = None,
+        max_time: Any = None,
+        limit_train_batches: int | float | None = None,
+        limit_val_batches: int | float | None = None,
+        limit_test_batches: int | float | None = None,
+        limit_predict_batches: int | float | None = None,
+        overfit_batches: int | float = 0.0,
+        val_check_interval: int | float | None = None,
+        check_val_every_n_epoch: int | None = 1,
+        num_sanity_val_steps: int | None = None,
+        log_every_n_steps: int | None = None,
+        enable_checkpointing: bool | None = None,
+        enable_progress_bar: bool | None = None,
+        enable_model_summary: bool | None = None,
+        accumulate_grad_batches: int = 1,
+        gradient_clip_val: int | float | None = None,
+        gradient_clip_algorithm: str | None = None,
+        deterministic: bool | str | None = None,
+        benchmark: bool | None = None,
+        inference_mode: bool = True,
+        use_distributed_sampler: bool = True,
+        profiler: Any = None,
+        detect_anomaly: bool = False,
+        barebones: bool = False,
+        plugins: Any = None,
+        sync_batchnorm: bool = False,
+        reload_dataloaders_every_n_epochs: int = 0,
+        default_root_dir: str | os.PathLike[str] | None = None,
+        enable_autolog_hparams: bool = True,
+        model_registry: str | None = None,
+    ) -> None:
+        for name, value, off in (
+            ("max_time", max_time, None),
+            ("profiler", profiler, None),
+            ("overfit_batches", overfit_batches, 0),
+            ("model_registry", model_registry, None),
+        ):
+            if value != off:
+                raise NotImplementedError(
+                    f"`Trainer({name}={value!r})` {_NOT_YET}; leave it at {off!r}."
+                )
+        if barebones:
+            for name, value in (
+                ("logger", logger),
+                ("enable_checkpointing", enable_checkpointing),
+                ("enable_progress_bar", enable_progress_bar),
+                ("enable_model_summary", enable_model_summary),
+            ):
+                if value:
+                    raise ValueError(
+                        f"`Trainer(barebones=True, {name}={value!r})` was passed. Barebones mode"
+                        f" turns {name} off."
+                    )
+            logger, enable_checkpointing, enable_progress_bar, enable_model_summary = (
+                False,
+                False,
+                False,
+                False,
+            )
+            if num_sanity_val_steps:
+                raise ValueError(
+                    f"`Trainer(barebones=True, num_sanity_val_steps={num_sanity_val_steps!r})`"
+                    " was passed. Barebones mode turns the sanity check off."
+                )
+            num_sanity_val_steps = 0
+        self.barebones = barebones
+        self.strategy = build_strategy(
+            accelerator, devices, strategy, precision, plugins, num_nodes
+        )
+        self.state = TrainerState()
+        self.should_stop = False
+        self.default_root_dir = (
+            os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
+        )
+
+        # ---- loop flags (facts §2.1)
+        self.fit_loop = FitLoop(
+            self, min_epochs=min_epochs, max_epochs=flags.max_epochs(max_epochs)
+        )
+        self.fit_loop.epoch_loop.max_steps = flags.max_steps(max_steps)
+        self.fit_loop.epoch_loop.min_steps = flags.non_negative_int(
+            min_steps, "min_steps", allow_none=True
+        )
+        self.fit_loop.min_epochs = flags.non_negative_int(min_epochs, "min_epochs", allow_none=True)
+        self.validate_loop = EvaluationLoop(
+            self,
+            TrainerFn.VALIDATING,
+            RunningStage.VALIDATING,
+            inference_mode=flags.boolean(inference_mode, "inference_mode", True),
+        )
+        self.test_loop = EvaluationLoop(
+            self,
+            TrainerFn.TESTING,
+            RunningStage.TESTING,
+            inference_mode=self.validate_loop.inference_mode,
+        )
+        self.predict_loop = PredictionLoop(self, inference_mode=self.validate_loop.inference_mode)
+        self.limit_train_batches = flags.batch_limit(limit_train_batches, "limit_train_batches")
+        self.limit_val_batches = flags.batch_limit(limit_val_batches, "limit_val_batches")
+        self.limit_test_batches = flags.batch_limit(limit_test_batches, "limit_test_batches")
+        self.limit_predict_batches = flags.batch_limit(
+            limit_predict_batches, "limit_predict_batches"
+        )
+        self.val_check_interval = flags.batch_limit(val_check_interval, "val_check_interval")
+        self.check_val_every_n_epoch = flags.check_val_every_n_epoch(
+            check_val_every_n_epoch, self.val_check_interval
+        )
+        self.val_check_batch: int | float = float("inf")
+        self.num_sanity_val_steps = flags.num_sanity_val_steps(num_sanity_val_steps)
+        self.log_every_n_steps = flags.non_negative_int(
+            50 if log_every_n_steps is None else log_every_n_steps, "log_every_n_steps"
+        )
+        self.accumulate_grad_batches = flags.accumulate_grad_batches(accumulate_grad_batches)
+        self.gradient_clip_val, self.gradient_clip_algorithm = flags.gradient_clipping(
+            gradient_clip_val, gradient_clip_algorithm
+        )
+        self.reload_dataloaders_every_n_epochs = flags.non_negative_int(
+            reload_dataloaders_every_n_epochs, "reload_dataloaders_every_n_epochs"
+        )
+        self._detect_anomaly = flags.boolean(detect_anomaly, "detect_anomaly", False)
+        self._enable_autolog_hparams = enable_autolog_hparams
+        self.use_distributed_sampler = use_distributed_sampler
+        self.fast_dev_run = flags.fast_dev_run(fast_dev_run)
+
+        # ---- callbacks and loggers
+        enable_progress_bar = flags.boolean(enable_progress_bar, "enable_progress_bar", True)
+        self.callbacks = configuration.configure_callbacks(
+            callbacks,
+            enable_progress_bar,
+            flags.boolean(enable_model_summary, "enable_model_summary", True),
+            flags.boolean(enable_checkpointing, "enable_checkpointing", True),
+        )
+        self.loggers = configuration.configure_loggers(logger, self.default_root_dir)
+        if self.fast_dev_run:
+            self._apply_fast_dev_run(int(self.fast_dev_run))
+        configuration.set_torch_flags(flags.deterministic(deterministic), benchmark)
+
+        self._logger_connector = LoggerConnector(self)
+        self._hooks = call.Hooks(self)
+        self.datamodule: Any = None
+        self._active_dataloader_idx = 0
+        self._warnings = WarnOnce()
+
+    def _apply_fast_dev_run(self, batches: int) -> None:
+        """Run ``batches`` batches of everything once, quietly (facts §2.10)."""
+        self.limit_train_batches = self.limit_val_batches = batches
+        self.limit_test_batches = self.limit_predict_batches = batches
+        self.fit_loop.epoch_loop.max_steps = batches
+        self.fit_loop.max_epochs = 1
+        self.num_sanity_val_steps = 0
+        self.val_check_interval = 1.0
+        self.check_val_every_n_epoch = 1
+        self.loggers = configuration.dummy_loggers(self.loggers)
+
+    def _warn_once(self, message: str) -> None:
+        self._warnings.warn(message)
+
+    # ------------------------------------------------------------------------ entry points
+    def fit(
+        self,
+        model: Any,
+        train_dataloaders: Any = None,
+        val_dataloaders: Any = None,
+        datamodule: Any = None,
+        ckpt_path: str | os.PathLike[str] | None = None,
+        weights_only: bool | None = None,
+    ) -> None:
+        """Train ``model`` on dataloaders passed here, from ``datamodule``, or from its own
+        hooks.
+        """
+        from reference.datamodule import LightningDataModule
+
+        self._check_model(model, "fit")
+        self._refuse_checkpoint(ckpt_path)
+        self.strategy.connect(model)
+        self._start(TrainerFn.FITTING, RunningStage.TRAINING)
+        self.should_stop = False
+        if isinstance(train_dataloaders, LightningDataModule):
+            datamodule, train_dataloaders = train_dataloaders, None
+        if (
+            train_dataloaders is not None or val_dataloaders is not None
+        ) and datamodule is not None:
+            raise _misconfigured(
+                "You cannot pass `train_dataloader` or `val_dataloaders` to"
+                " `trainer.fit(datamodule=...)`"
+            )
+        configuration.attach_data(
+            self, model, train=train_dataloaders, val=val_dataloaders, datamodule=datamodule
+        )
+        self._call_and_handle_interrupt(self._run, model)
+        self.training = False
+
+    def validate(
+        self,
+        model: Any = None,
+        dataloaders: Any = None,
+        ckpt_path: Any = None,
+        verbose: bool = True,
+        datamodule: Any = None,
+        weights_only: bool | None = None,
+    ) -> list[dict[str, float]]:
+        """Run one validation epoch; returns one dict of logged epoch metrics per dataloader."""
+        return self._evaluate(
+            TrainerFn.VALIDATING,
+            RunningStage.VALIDATING,
+            self.validate_loop,
+            model,
+            dataloaders,
+            ckpt_path,
+            verbose,
+            datamodule,
+        )
+
+    def test(
+        self,
+        model: Any = None,
+        dataloaders: Any = None,
+        ckpt_path: Any = None,
+        verbose: bool = True,
+        datamodule: Any = None,
+        weights_only: bool | None = None,
+    ) -> list[dict[str, float]]:
+        """Run one test epoch; returns one dict of logged epoch metrics per dataloader."""
+        return self._evaluate(
+            TrainerFn.TESTING,
+            RunningStage.TESTING,
+            self.test_loop,
+            model,
+            dataloaders,
+            ckpt_path,
+            verbose,
+            datamodule,
+        )
+
+    def predict(
+        self,
+        model: Any = None,
+        dataloaders: Any = None,
+        datamodule: Any = None,
+        return_predictions: bool | None = None,
+        ckpt_path: Any = None,
+        weights_only: bool | None = None,
+    ) -> list[Any] | None:
+        """Run ``predict_step`` on every batch; returns the outputs (a list per dataloader if
+        several).
+        """
+        from reference.datamodule import LightningDataModule
+
+        model = self._resolve_model(model, "predict")
+        self._refuse_checkpoint(ckpt_path)
+        self._start(TrainerFn.PREDICTING, RunningStage.PREDICTING)
+        self.predict_loop.return_predictions = (
+            True if return_predictions is None else return_predictions
+        )
+        if isinstance(dataloaders, LightningDataModule):
+            datamodule, dataloaders = dataloaders, None
+        if dataloaders is not None and datamodule is not None:
+            raise _misconfigured(
+                "You cannot pass both `trainer.predict(dataloaders=..., datamodule=...)`"
+            )
+        configuration.attach_data(self, model, predict=dataloaders, datamodule=datamodule)
+        results = self._call_and_handle_interrupt(self._run, model)
+        self.predicting = False
+        return results
+
+    def _evaluate(
+        self,
+        fn: TrainerFn,
+        stage: RunningStage,
+        loop: EvaluationLoop,
+        model: Any,
+        dataloaders: Any,
+        ckpt_path: Any,
+        verbose: bool,
+        datamodule: Any,
+    ) -> list[dict[str, float]]:
+        from reference.datamodule import LightningDataModule
+
+        model = self._resolve_model(model, str(fn))
+        self._refuse_checkpoint(ckpt_path)
+        self._start(fn, stage)
+        loop.verbose = verbose
+        if isinstance(dataloaders, LightningDataModule):
+            datamodule, dataloaders = dataloaders, None
+        if dataloaders is not None and datamodule is not None:
+            raise _misconfigured(
+                f"You cannot pass both `trainer.{fn}(dataloaders=..., datamodule=...)`"
+            )
+        configuration.attach_data(
+            self,
+            model,
+            val=dataloaders if fn == TrainerFn.VALIDATING else None,
+            test=dataloaders if fn == TrainerFn.TESTING else None,
+            datamodule=datamodule,
+        )
+        results = self._call_and_handle_interrupt(self._run, model)
+        self._set_stage(stage, False)
+        return [to_scalars(result) for result in results]
+
+    def _check_model(self, model: Any, fn: str) -> None:
+        from reference.module import LightningModule
+
+        if not isinstance(model, LightningModule):
+            raise TypeError(
+                f"`Trainer.{fn}()` requires a `LightningModule`, got: {type(model).__qualname__}"
+            )
+
+    def _resolve_model(self, model: Any, fn: str) -> Any:
+        if model is None:
+            if self.lightning_module is None:
+                raise TypeError(
+                    f"`Trainer.{fn}()` requires a `LightningModule` when it hasn't been passed in"
+                    " a previous run"
+                )
+            return self.lightning_module
+        self._check_model(model, fn)
+        self.strategy.connect(model)
+        return model
+
+    @staticmethod
+    def _refuse_checkpoint(ckpt_path: Any) -> None:
+        if ckpt_path is not None:
+            raise NotImplementedError(
+                f"`ckpt_path={ckpt_path!r}`: resuming from or loading checkpoints {_NOT_YET}"
+                " (it arrives with the checkpointing issue). Pass ckpt_path=None."
+            )
+
+    def _start(self, fn: TrainerFn, stage: RunningStage) -> None:
+        self.state.fn = fn
+        self.state.status = TrainerStatus.RUNNING
+        self.state.stage = stage
+
+    def _call_and_handle_interrupt(self, run: Callable[..., Any], *args: Any) -> Any:
+        """Run an entry point; on any exception tell callbacks (``on_exception``) and clean up."""
+        try:
+            return run(*args)
+        except KeyboardInterrupt as exception:
+            print("\nDetected KeyboardInterrupt, attempting graceful shutdown ...", file=sys.stderr)
+            call.interrupt(self, exception)
+            self._teardown()
+            sys.exit(1)
+        except BaseException as exception:
+            call.interrupt(self, exception)
+            self._teardown()
+            self.state.stage = None
+            raise
+
+    # ------------------------------------------------------------------------------ a run
+    def _run(self, model: Any) -> Any:
+        if self.state.fn == TrainerFn.FITTING:
+            fit = self.fit_loop
+            fit.min_epochs, fit.max_epochs = flags.loop_limits(
+                fit.epoch_loop.min_steps, fit.max_steps, fit.min_epochs, fit.max_epochs
+            )
+        hooks = self._hooks
+        hooks.reset()
+        configuration.attach_model_callbacks(self)
+        configuration.check_state_keys(self.callbacks)
+        hooks.bind()
+        configuration.verify_loop_configuration(self)
+        self.strategy.setup_environment()
+        configuration.prepare_data(self)
+        call.setup(self)
+        call.configure_model(self)
+        self._restore_modules_and_callbacks()
+        self._logger_connector.reset_results()
+        self._logger_connector.reset_metrics()
+        hooks.bind()  # setup/configure_model may have changed hooks or layers
+        self.strategy.setup(self)  # converts and moves the model; configure_optimizers when fitting
+        if self.state.fn == TrainerFn.FITTING:
+            hooks.event("on_fit_start")
+        configuration.log_hyperparams(self)
+        self._restore_training_state()
+        results = self._run_stage()
+        self._teardown()
+        if self.state.fn == TrainerFn.FITTING:
+            hooks.event("on_fit_end")
+        call.teardown(self)
+        self.state.status = TrainerStatus.FINISHED
+        self.state.stage = None
+        return results
+
+    def _restore_modules_and_callbacks(self) -> None:
+        """Seam for the checkpointing issue: module/datamodule/callback state from ``ckpt_path``."""
+
+    def _restore_training_state(self) -> None:
+        """Seam for the checkpointing issue: precision, loop, optimizer and scheduler state."""
+
+    def _run_stage(self) -> Any:
+        self.strategy.barrier("run-stage")
+        self._hooks.module("zero_grad")
+        if self.evaluating:
+            return self._evaluation_loop.run()
+        if self.predicting:
+            return self.predict_loop.run()
+        with isolate_rng():
+            self._run_sanity_check()
+        with torch.autograd.set_detect_anomaly(self._detect_anomaly):
+            self.fit_loop.run()
+        return None
+
+    def _run_sanity_check(self) -> None:
+        """A short validation before training, to fail fast on validation bugs (facts §2.5)."""
+        val_loop = self.fit_loop.epoch_loop.val_loop
+        if not (self.enable_validation and self.num_sanity_val_steps > 0):
+            return
+        stage = self.state.stage
+        self.sanity_checking = True
+        self._logger_connector.reset_results()
+        self._logger_connector.reset_metrics()
+        self._hooks.callbacks("on_sanity_check_start")
+        val_loop.run()
+        self._hooks.callbacks("on_sanity_check_end")
+        self._logger_connector.reset_results()
+        self._logger_connector.reset_metrics()
+        val_loop.batch_progress.reset()
+        self.state.stage = stage
+
+    def _teardown(self) -> None:
+        self.strategy.teardown()
+        for loop in (self.fit_loop.epoch_loop.val_loop, self.validate_loop, self.test_loop):
+            loop._results.batch = None
+
+    # ------------------------------------------------------------------------ checkpoints
+    def save_checkpoint(
+        self, filepath: Any, weights_only: bool = False, storage_options: Any = None
+    ) -> None:
+        raise NotImplementedError(
+            f"`Trainer.save_checkpoint` {_NOT_YET} (it arrives with the checkpointing issue)."
+        )
+
+
+def _misconfigured(message: str) -> Exception:
+    from reference.utilities.exceptions import MisconfigurationException
+
+    return MisconfigurationException(message)

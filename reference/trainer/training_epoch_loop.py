@@ -1,0 +1,278 @@
+"""One training epoch: the ``for batch_idx, batch in enumerate(train_dataloader)`` of the docs.
+
+Per batch (facts §1.4, entry order)::
+
+    batch moved: on_before_batch_transfer → transfer_batch_to_device → on_after_batch_transfer
+    on_train_batch_start                  (returning -1 ends the epoch here)
+    optimization (see optimization.py)    (training_step ... optimizer step)
+    LR schedulers with interval="step"; on the last batch, those with interval="epoch"
+    on_train_batch_end(outputs, batch, batch_idx)
+    validation, if this batch is a val-check point (on_validation_model_zero_grad first)
+    ReduceLROnPlateau schedulers with interval="step"
+
+The docs' pseudocode puts ``on_train_batch_start`` before the transfer hooks; Lightning runs the
+transfer first (seed 002, "Hooks"; facts §1.13 item 1), and so does this loop.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from reference.trainer.evaluation_loop import EvaluationLoop
+from reference.trainer.optimization import AutomaticOptimization, ManualOptimization
+from reference.trainer.progress import BatchProgress, SchedulerProgress
+from reference.trainer.results import ResultCollection
+from reference.trainer.states import RunningStage, TrainerFn
+from reference.utilities.exceptions import MisconfigurationException
+from reference.utilities.signature import is_param_in_hook_signature
+from reference.utilities.warnings import WarnOnce
+
+if TYPE_CHECKING:
+    from reference.trainer.data import BatchIterator
+    from reference.trainer.trainer import Trainer
+
+
+class TrainingEpochLoop:
+    def __init__(self, trainer: Trainer, min_steps: int | None = None, max_steps: int = -1) -> None:
+        self.trainer = trainer
+        self.min_steps = min_steps
+        self.max_steps = max_steps
+        self.batch_progress = BatchProgress()
+        self.scheduler_progress = SchedulerProgress()
+        self.automatic_optimization = AutomaticOptimization(trainer)
+        self.manual_optimization = ManualOptimization(trainer)
+        self.val_loop = EvaluationLoop(
+            trainer, TrainerFn.FITTING, RunningStage.VALIDATING, verbose=False, inference_mode=False
+        )
+        self._results = ResultCollection(training=True)
+        # batches after which the optimizer stepped: the step axis of the loggers
+        self._batches_that_stepped = 0
+        self._warnings = WarnOnce()
+        self._pass_batch_idx = True
+
+    # -------------------------------------------------------------------------- counters
+    @property
+    def total_batch_idx(self) -> int:
+        """The index of the current batch across epochs."""
+        return self.batch_progress.total.ready - 1
+
+    @property
+    def batch_idx(self) -> int:
+        """The index of the current batch in this epoch."""
+        return self.batch_progress.current.ready - 1
+
+    @property
+    def global_step(self) -> int:
+        """Optimizer steps: automatic steps, or every ``optimizer.step()`` under manual
+        optimization.
+        """
+        module = self.trainer.lightning_module
+        if module is None or module.automatic_optimization:
+            return self.automatic_optimization.optim_progress.optimizer_steps
+        return self.manual_optimization.optim_step_progress.total.completed
+
+    def _num_ready_batches_reached(self) -> bool:
+        """Whether the current batch is the last of the epoch."""
+        return (
+            self.batch_progress.current.ready == self.trainer.num_training_batches
+            or self.batch_progress.is_last_batch
+        )
+
+    def _should_accumulate(self) -> bool:
+        """True while inside an accumulation window; the last batch of an epoch always steps."""
+        accumulation_done = (
+            self.batch_progress.current.ready % self.trainer.accumulate_grad_batches == 0
+        )
+        return not accumulation_done and not self._num_ready_batches_reached()
+
+    @property
+    def done(self) -> bool:
+        trainer = self.trainer
+        if 0 <= self.max_steps <= self.global_step or self._num_ready_batches_reached():
+            return True
+        if trainer.should_stop:
+            if trainer.fit_loop._can_stop_early:
+                return True
+            self._warnings.info(
+                "Trainer was signaled to stop but the required"
+                f" `min_epochs={trainer.fit_loop.min_epochs!r}`"
+                f" or `min_steps={self.min_steps!r}` has not been met. Training will continue..."
+            )
+        return False
+
+    # ------------------------------------------------------------------------------ run
+    def run(self, batches: BatchIterator) -> None:
+        """Train one epoch on ``batches``; ends early on ``max_steps``, ``should_stop`` or -1."""
+        self.batch_progress.reset_on_run()
+        self.scheduler_progress.reset_on_run()
+        self.automatic_optimization.optim_progress.reset_on_run()
+        self.val_loop.batch_progress.total.reset()
+        module = self.trainer.lightning_module
+        self._pass_batch_idx = is_param_in_hook_signature(
+            module.training_step, "batch_idx", min_args=2
+        )
+        if not module.automatic_optimization:
+            self.manual_optimization.attach()
+        while not self.done:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            self.batch_progress.is_last_batch = batches.done
+            if self._advance(batch) is False:
+                break  # on_train_batch_start returned -1
+            self._on_advance_end()
+
+    def _advance(self, batch: Any) -> bool:
+        """Train on one batch; False if ``on_train_batch_start`` asked to skip the rest of the
+        epoch.
+        """
+        trainer = self.trainer
+        hooks = trainer._hooks
+        strategy = trainer.strategy
+        progress = self.batch_progress
+        batch_idx = progress.current.ready  # the index this batch gets
+
+        batch = strategy.precision_plugin.convert_input(batch)
+        batch = hooks.batch_hook("on_before_batch_transfer", batch, 0)
+        batch = strategy.batch_to_device(batch, dataloader_idx=0)
+        progress.increment_ready()
+        trainer._logger_connector.on_batch_start(self._results, batch)
+
+        outputs: Any = None
+        skip_rest = False
+        if batch is None:
+            self._warnings.warn(
+                "train_dataloader yielded None. If this was on purpose, ignore this warning..."
+            )
+        else:
+            hooks.callbacks("on_train_batch_start", batch, batch_idx)
+            response = hooks.module("on_train_batch_start", batch, batch_idx)
+            strategy.on_train_batch_start(batch, batch_idx)
+            skip_rest = response == -1
+            if skip_rest:
+                progress.increment_by(0, is_last_batch=True)
+            else:
+                progress.increment_started()
+                step_args = (batch, batch_idx) if self._pass_batch_idx else (batch,)
+                if trainer.lightning_module.automatic_optimization:
+                    outputs = self.automatic_optimization.run(
+                        trainer.optimizers[0], batch_idx, step_args, self._should_accumulate()
+                    )
+                else:
+                    outputs = self.manual_optimization.run(step_args)
+        progress.increment_processed()
+
+        self.update_lr_schedulers("step", plateau=False)
+        if self._num_ready_batches_reached():
+            self.update_lr_schedulers("epoch", plateau=False)
+        if skip_rest:
+            return False
+
+        hooks.event("on_train_batch_end", outputs, batch, batch_idx)
+        trainer._logger_connector.on_batch_end(self._results)
+        progress.increment_completed()
+        trainer._logger_connector.update_train_step_metrics()
+        return True
+
+    def _on_advance_end(self) -> None:
+        trainer = self.trainer
+        if self._should_check_val():
+            trainer._logger_connector.snapshot()  # training values stay visible while validating
+            trainer.validating = True
+            if not self._should_accumulate():
+                trainer._hooks.module("on_validation_model_zero_grad")
+            self.val_loop.run()
+            trainer.training = True
+        self.update_lr_schedulers("step", plateau=True)
+        if not self._should_accumulate():
+            self._batches_that_stepped += 1
+        if trainer.should_stop:
+            for logger in trainer.loggers:
+                logger.save()
+
+    # --------------------------------------------------------------------- validation
+    def should_check_val_epoch(self) -> bool:
+        trainer = self.trainer
+        every = trainer.check_val_every_n_epoch
+        return trainer.enable_validation and (
+            every is None or (trainer.current_epoch + 1) % every == 0
+        )
+
+    def _should_check_val(self) -> bool:
+        """Whether this batch is a val-check point (facts §2.4)."""
+        if not self.should_check_val_epoch():
+            return False
+        trainer = self.trainer
+        val_check_batch = trainer.val_check_batch
+        is_infinite = math.isinf(val_check_batch)
+        is_last = self.batch_progress.is_last_batch
+        if is_last and is_infinite:
+            return True
+        if trainer.should_stop and trainer.fit_loop._can_stop_early:
+            return True  # validate once more before stopping early
+        if isinstance(trainer.limit_train_batches, int) and is_infinite:
+            return (self.batch_idx + 1) % trainer.limit_train_batches == 0
+        if is_infinite:
+            return is_last
+        index = self.total_batch_idx if trainer.check_val_every_n_epoch is None else self.batch_idx
+        return (index + 1) % val_check_batch == 0
+
+    # ---------------------------------------------------------------- LR schedulers
+    def update_lr_schedulers(self, interval: str, plateau: bool) -> None:
+        """Step the schedulers of ``interval`` due now (plateau ones, or the others)."""
+        trainer = self.trainer
+        configs = trainer.lr_scheduler_configs
+        if not configs or not trainer.lightning_module.automatic_optimization:
+            return
+        if interval == "step" and self._should_accumulate():
+            return
+        for config in configs:
+            if plateau != config.reduce_on_plateau or config.interval != interval:
+                continue
+            index = (self.batch_idx if interval == "step" else trainer.current_epoch) + 1
+            if index % config.frequency:
+                continue
+            metric = None
+            if config.reduce_on_plateau:
+                metric = trainer.callback_metrics.get(config.monitor)
+                if metric is None:
+                    available = list(trainer.callback_metrics)
+                    if config.strict:
+                        raise MisconfigurationException(
+                            f"ReduceLROnPlateau conditioned on metric {config.monitor} which is"
+                            " not available."
+                            f" Available metrics are: {available}. Condition can be set using"
+                            " `monitor` key"
+                            " in lr scheduler dict"
+                        )
+                    self._warnings.warn(
+                        f"ReduceLROnPlateau conditioned on metric {config.monitor} which is not"
+                        " available but"
+                        " strict is set to `False`. Skipping learning rate update.",
+                        RuntimeWarning,
+                    )
+                    continue
+            self.scheduler_progress.increment_ready()
+            trainer._hooks.module("lr_scheduler_step", config.scheduler, metric)
+            self.scheduler_progress.increment_completed()
+
+    # ---------------------------------------------------------------- checkpoint seams
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "state_dict": {"_batches_that_stepped": self._batches_that_stepped},
+            "batch_progress": self.batch_progress.state_dict(),
+            "scheduler_progress": self.scheduler_progress.state_dict(),
+            "automatic_optimization": self.automatic_optimization.state_dict(),
+            "manual_optimization": self.manual_optimization.state_dict(),
+            "val_loop": self.val_loop.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._batches_that_stepped = state["state_dict"].get("_batches_that_stepped", 0)
+        self.batch_progress.load_state_dict(state["batch_progress"])
+        self.scheduler_progress.load_state_dict(state["scheduler_progress"])
+        self.automatic_optimization.load_state_dict(state["automatic_optimization"])
+        self.manual_optimization.load_state_dict(state["manual_optimization"])
+        self.val_loop.load_state_dict(state["val_loop"])
