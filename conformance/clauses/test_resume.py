@@ -223,7 +223,7 @@ def test_epoch_boundary_matches_uninterrupted(target: Any, tmp_path: Path) -> No
 
 @clause(
     "RESUME-008",
-    "fit(ckpt_path='last') resumes from ModelCheckpoint's last.ckpt",
+    "fit/predict(ckpt_path='last') use ModelCheckpoint's last.ckpt",
     level="de-facto",
     source=facts(
         "§3.3", "'last' -> newest (mtime) of all last*.ckpt files in ModelCheckpoint dirs"
@@ -237,11 +237,14 @@ def test_resume_last(target: Any, tmp_path: Path) -> None:
         target, tmp_path, enable_checkpointing=True,
         callbacks=[cls(dirpath=dirpath, save_last=True)],
     )
+    last = read_checkpoint(tmp_path / "ckpts" / "last.ckpt")
     model = tiny_module_class(target)(batches=BATCHES)
     trainer = _trainer(
         target, tmp_path / "resumed", 3, enable_checkpointing=True,
         callbacks=[cls(dirpath=dirpath, save_last=True)],
     )
+    trainer.predict(model, ckpt_path="last")
+    assert_same(last["state_dict"], model.weights_at.get("predict", {}), "predict: weights used")
     trainer.fit(model, ckpt_path="last")
     start = model.at_train_start or {}
     assert (start.get("global_step"), start.get("current_epoch")) == (2 * BATCHES, 2), (
