@@ -193,7 +193,7 @@ def test_datamodule_entries(target: Any, tmp_path: Path) -> None:
     level="de-facto",
     source=facts("§3.1", "Anything added by LightningModule.on_save_checkpoint (mutates the dict "
                  "in place; hparams and datamodule entries are already present)"),
-    docs_say=seed("002", "Hooks > on_save_checkpoint", "(the hook is listed, its dict not shown)"),
+    docs_say=docs_silent("what on_save_checkpoint may add", "Hooks > on_save_checkpoint"),
 )
 def test_module_hook_adds(target: Any, tmp_path: Path) -> None:
     model = tiny_module_class(target)(batches=BATCHES)
