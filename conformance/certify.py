@@ -25,6 +25,7 @@ from pathlib import Path
 
 from conformance import certificate as certificates
 from conformance.report import print_report
+from conformance.session import NO_DEVIATIONS
 from conformance.target import ENV_VAR, resolve_spec
 
 DEFAULT_SUITE = "conformance.clauses"
@@ -72,8 +73,10 @@ def suite_location(suite: str) -> tuple[Path, Path]:
         spec = importlib.util.find_spec(suite)
     except (ImportError, ValueError) as exc:
         raise ValueError(f"cannot find the clause suite {suite!r}: {exc}") from exc
-    if spec is None or not spec.submodule_search_locations:
-        raise ValueError(f"the clause suite {suite!r} is not an importable package")
+    if spec is None:
+        raise ValueError(f"cannot find the clause suite {suite!r}: no such package")
+    if not spec.submodule_search_locations:
+        raise ValueError(f"the clause suite {suite!r} is a module, not a package")
     package = Path(next(iter(spec.submodule_search_locations))).resolve()
     return package, package.parents[len(suite.split(".")) - 1]
 
@@ -103,7 +106,7 @@ def pytest_command(options: CertifyOptions, ini: Path, json_path: Path) -> list[
         command += ["-p", "xdist.plugin", "-n", str(workers)]
     optional = {
         "--trainspec-clauses": options.clauses,
-        "--trainspec-deviations": options.deviations and str(Path(options.deviations).resolve()),
+        "--trainspec-deviations": _deviations_argument(options),
         "--trainspec-timeout": None if options.timeout is None else f"{options.timeout:g}",
         "--trainspec-hypothesis-profile": options.hypothesis_profile,
         "--junitxml": options.junit_path and str(Path(options.junit_path).resolve()),
@@ -112,6 +115,18 @@ def pytest_command(options: CertifyOptions, ini: Path, json_path: Path) -> list[
         if value:
             command += [flag, value]
     return command + list(options.pytest_args)
+
+
+def _deviations_argument(options: CertifyOptions) -> str | None:
+    if options.deviations:
+        if options.deviations == NO_DEVIATIONS:
+            return NO_DEVIATIONS
+        return str(Path(options.deviations).resolve())
+    if options.suite != DEFAULT_SUITE:
+        # A target's own deviations file declares deviations from the real suite; another suite
+        # gets none unless --deviations names a file for it.
+        return NO_DEVIATIONS
+    return None
 
 
 def child_environment(spec: str) -> dict[str, str]:

@@ -73,7 +73,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--trainspec-deviations",
         default=None,
         metavar="PATH",
-        help="deviations file (TOML) to use instead of the target's own",
+        help="deviations file (TOML) to use instead of the target's own ('none': no file)",
     )
     group.addoption(
         "--trainspec-timeout",

@@ -14,6 +14,7 @@ from conformance.deviations import DeviationsError, DeviationsFile, load_deviati
 from conformance.target import Target, TargetLoadError, load_target, resolve_spec
 
 _STATE = pytest.StashKey["SessionState"]()
+NO_DEVIATIONS = "none"  # --trainspec-deviations none: certify without any declared deviation
 
 
 @dataclass
@@ -86,7 +87,10 @@ def prepare(config: pytest.Config) -> Target:
         raise pytest.UsageError(f"trainspec: {exc}") from exc
     override = config.getoption("trainspec_deviations")
     try:
-        deviations = load_deviations(override or target.deviations_path)
+        if override == NO_DEVIATIONS:
+            deviations = DeviationsFile(path=None)
+        else:
+            deviations = load_deviations(override or target.deviations_path)
     except DeviationsError as exc:
         raise pytest.UsageError(f"trainspec: {exc}") from exc
     state.target, state.deviations = target, deviations

@@ -1,0 +1,95 @@
+"""Shared helpers for trainspec's own tests: running ``trainspec`` and pytest in a child process.
+
+Harness tests run the real command line in a subprocess (the way users and CI run it), from a
+temporary working directory, with the repository on ``PYTHONPATH`` so that the ``fixtures``
+package (stand-in targets, broken fixtures, the harness's own clause suite) is importable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HARNESS_SUITE = "fixtures.harness.suite"
+STUB = "fixtures.harness.targets.stub"
+
+
+@dataclass
+class Run:
+    """A finished child process: its exit code, combined output and certificate (if written)."""
+
+    returncode: int
+    output: str
+    certificate: dict[str, Any] | None
+
+    def clause(self, clause_id: str) -> dict[str, Any]:
+        assert self.certificate is not None, f"no certificate was written:\n{self.output}"
+        for entry in self.certificate["clauses"]:
+            if entry["id"] == clause_id:
+                return entry
+        ids = [c["id"] for c in self.certificate["clauses"]]
+        raise AssertionError(f"{clause_id} is not in the certificate (it has {ids})")
+
+    def statuses(self) -> dict[str, str]:
+        assert self.certificate is not None, f"no certificate was written:\n{self.output}"
+        return {c["id"]: c["status"] for c in self.certificate["clauses"]}
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TRAINSPEC_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.update(extra)
+    return env
+
+
+def run_child(
+    args: list[str], cwd: Path, *, timeout: float = 240, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env=env or child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def certify(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``certify(*args)`` runs ``trainspec certify --plain ARGS --json ...`` in a child process
+    (in a fresh temporary directory) and returns a :class:`Run` with the certificate read back.
+    Session-scoped, so module-scoped fixtures can share one expensive run among tests."""
+
+    def run(*args: str, json_out: bool = True, timeout: float = 240) -> Run:
+        cwd = tmp_path_factory.mktemp("certify")
+        path = cwd / "certificate.json"
+        command = [sys.executable, "-m", "conformance.cli", "certify", "--plain", *args]
+        if json_out:
+            command += ["--json", str(path)]
+        done = run_child(command, cwd, timeout=timeout)
+        certificate = json.loads(path.read_text()) if json_out and path.exists() else None
+        return Run(done.returncode, done.stdout + done.stderr, certificate)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def run_pytest(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``run_pytest(*args)`` runs ``python -m pytest -p no:cacheprovider ARGS`` in a child
+    process, in a fresh temporary directory."""
+
+    def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+        return run_child(command, tmp_path_factory.mktemp("pytest"), timeout=timeout)
+
+    return run
