@@ -63,7 +63,7 @@ def test_callbacks_before_module(target: Target, entry: str) -> None:
     level="de-facto",
     source=facts("§1.1", "Exception 1 — on_train_epoch_end: non-monitoring callbacks → "
                  "LightningModule → monitoring callbacks"),
-    docs_say=seed("002", "Hooks", "on_train_epoch_end()"),
+    docs_say=SILENT_ON_CALLBACKS,
 )
 def test_monitoring_callbacks_after_module(target: Target) -> None:
     if monitoring_callback_base(target) is None:

@@ -81,8 +81,10 @@ def test_sanity_check_between_fit_start_and_train_start(target: Target) -> None:
         "on_fit_start", "on_sanity_check_start", "validation_step", "on_sanity_check_end",
         "on_train_start",
     )  # fmt: skip
-    rule = "the sanity check (on_sanity_check_start ... on_sanity_check_end) must sit between " \
+    rule = (
+        "the sanity check (on_sanity_check_start ... on_sanity_check_end) must sit between "
         "on_fit_start and on_train_start"
+    )
     check(target, TWO_EPOCHS, rule, hooks, owners=("M", "CB0"))
 
 
@@ -132,8 +134,10 @@ def test_batch_transfer_before_train_batch_start(target: Target) -> None:
         "on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer",
         "on_train_batch_start", "training_step",
     )  # fmt: skip
-    rule = "on_before_batch_transfer, transfer_batch_to_device, on_after_batch_transfer must " \
+    rule = (
+        "on_before_batch_transfer, transfer_batch_to_device, on_after_batch_transfer must "
         "run before on_train_batch_start (which then sees the moved batch)"
+    )
     check(target, config, rule, hooks, owners=("M",))
 
 
@@ -152,8 +156,10 @@ def test_automatic_batch_hook_order(target: Target) -> None:
         "backward", "on_after_backward", "on_before_optimizer_step", "configure_gradient_clipping",
         "on_train_batch_end",
     )  # fmt: skip
-    rule = "the optimization hooks of a batch must run in the documented order, every batch " \
+    rule = (
+        "the optimization hooks of a batch must run in the documented order, every batch "
         "(configure_gradient_clipping too, even with no clipping configured)"
+    )
     check(target, config, rule, hooks, owners=("M",))
 
 
@@ -187,8 +193,10 @@ def test_epoch_scheduler_before_last_batch_end(target: Target) -> None:
         "on_before_optimizer_step", "lr_scheduler_step", "on_train_batch_end",
         "on_validation_start", "on_train_epoch_end",
     )  # fmt: skip
-    rule = "lr_scheduler_step (interval='epoch') must follow the last batch's optimizer step and " \
+    rule = (
+        "lr_scheduler_step (interval='epoch') must follow the last batch's optimizer step and "
         "precede its on_train_batch_end"
+    )
     check(target, config, rule, hooks, owners=("M",))
 
 
@@ -206,8 +214,10 @@ def test_step_scheduler_after_each_step(target: Target) -> None:
         max_epochs=1, train_batches=5, val_batches=(), scheduler="step", scheduler_frequency=2
     )
     hooks = ("on_before_optimizer_step", "lr_scheduler_step", "on_train_batch_end")
-    rule = "lr_scheduler_step (interval='step', frequency=2) must follow every second optimizer " \
+    rule = (
+        "lr_scheduler_step (interval='step', frequency=2) must follow every second optimizer "
         "step, before that batch's on_train_batch_end"
+    )
     check(target, config, rule, hooks, owners=("M",))
 
 
@@ -228,8 +238,10 @@ def test_validation_inside_the_epoch(target: Target) -> None:
         num_sanity_val_steps=0,
     )  # fmt: skip
     hooks = ("on_train_batch_end", "on_validation_start", "on_validation_end", "on_train_epoch_end")
-    rule = "validation must run right after the on_train_batch_end of the batch that triggers " \
+    rule = (
+        "validation must run right after the on_train_batch_end of the batch that triggers "
         "it, inside the epoch (before on_train_epoch_end)"
+    )
     check(target, config, rule, hooks, owners=("M",))
 
 

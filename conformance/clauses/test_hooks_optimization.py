@@ -56,8 +56,10 @@ def check(target: Target, config: FitConfig, rule: str, hooks: tuple[str, ...]) 
     docs_say=EVERY_BATCH,
 )
 def test_optimizer_step_at_window_end(target: Target) -> None:
-    rule = "optimizer_step must be called once per accumulation window (windows restart each " \
+    rule = (
+        "optimizer_step must be called once per accumulation window (windows restart each "
         "epoch; the epoch's last batch always steps)"
+    )
     check(target, ACCUMULATING, rule, ("optimizer_step", "training_step"))
 
 
@@ -71,8 +73,10 @@ def test_optimizer_step_at_window_end(target: Target) -> None:
 )
 def test_zero_grad_at_window_start(target: Target) -> None:
     hooks = ("training_step", "on_before_zero_grad", "optimizer_zero_grad", "backward")
-    rule = "zero_grad hooks must run only at the start of a window, between training_step and " \
+    rule = (
+        "zero_grad hooks must run only at the start of a window, between training_step and "
         "backward"
+    )
     check(target, ACCUMULATING, rule, hooks)
 
 
@@ -89,8 +93,10 @@ def test_pre_step_hooks_only_when_stepping(target: Target) -> None:
         "training_step", "on_after_backward", "on_before_optimizer_step",
         "configure_gradient_clipping", "on_train_batch_end",
     )  # fmt: skip
-    rule = "on_before_optimizer_step and configure_gradient_clipping must run only on stepping " \
+    rule = (
+        "on_before_optimizer_step and configure_gradient_clipping must run only on stepping "
         "batches"
+    )
     check(target, ACCUMULATING, rule, hooks)
 
 
@@ -125,8 +131,10 @@ def test_manual_batch_order(target: Target) -> None:
         "on_train_batch_start", "training_step", "on_before_backward", "backward",
         "on_after_backward", "on_before_optimizer_step", "on_train_batch_end",
     )  # fmt: skip
-    rule = "a manual-optimization batch must run its backward and pre-step hooks from inside " \
+    rule = (
+        "a manual-optimization batch must run its backward and pre-step hooks from inside "
         "training_step, in this order"
+    )
     check(target, MANUAL_RUN, rule, hooks)
 
 
@@ -145,6 +153,8 @@ def test_manual_leaves_optimization_to_the_user(target: Target) -> None:
         "training_step", "optimizer_step", "optimizer_zero_grad", "on_before_zero_grad",
         "configure_gradient_clipping", "lr_scheduler_step",
     )  # fmt: skip
-    rule = "in manual optimization the trainer must not call the automatic optimization hooks " \
+    rule = (
+        "in manual optimization the trainer must not call the automatic optimization hooks "
         "(even with a step-interval scheduler configured)"
+    )
     check(target, MANUAL_RUN, rule, hooks)
