@@ -1,0 +1,72 @@
+"""The plugin in plain pytest runs: the header, selection, the summary, xdist, and staying out of
+the way of sessions that run no clause."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+STUB = "fixtures.harness.targets.stub"
+SUITE = ["--pyargs", "fixtures.harness.suite"]
+
+
+def test_the_header_names_target_version_torch_and_devices(run_pytest: Any) -> None:
+    done = run_pytest(*SUITE, "--trainspec-target", STUB, "--trainspec-clauses", "HX-PASS")
+    header = done.stdout.split("collected")[0]
+    assert f"trainspec target: harness-stub 1.2.3 ({STUB}), profile 2.x" in header
+    assert f"torch {torch.__version__}" in header
+    assert "devices found: cpu×1" in header
+    assert "hypothesis profile: trainspec-certify" in header
+
+
+def test_selection_deselects_and_the_summary_follows_the_tests(run_pytest: Any) -> None:
+    done = run_pytest(*SUITE, "--trainspec-target", STUB, "--trainspec-clauses", "HX-PASS,HX-FAIL")
+    assert done.returncode == 1
+    assert "1 failed, 1 passed, 14 deselected" in done.stdout
+    assert " trainspec certificate " in done.stdout  # the terminal summary section
+    assert "DOES NOT CONFORM: 1 failed" in done.stdout
+
+
+def test_xdist_workers_report_the_same_statuses_as_one_process(
+    run_pytest: Any, tmp_path: Path
+) -> None:
+    clauses = "HX-PASS,HX-FAIL,HX-MATRIX,HX-SKIP,HX-SETUP,HX-HYPO"
+    results = {}
+    for workers in ("0", "2"):
+        path = tmp_path / f"certificate-{workers}.json"
+        run_pytest(*SUITE, "--trainspec-target", STUB, "--trainspec-clauses", clauses,
+                   "-n", workers, "--trainspec-json", str(path))  # fmt: skip
+        certificate = json.loads(path.read_text())
+        results[workers] = {
+            c["id"]: (c["status"], c["message"], c["matrix"]) for c in certificate["clauses"]
+        }
+    assert results["2"] == results["0"]
+    assert len(results["0"]) == 7
+
+
+def test_a_session_without_clauses_is_left_alone(run_pytest: Any, tmp_path: Path) -> None:
+    test_file = tmp_path / "test_plain.py"
+    test_file.write_text(
+        "import os, sys\n"
+        "def test_plain():\n"
+        "    os.environ['LEFT_BEHIND'] = '1'\n"
+        "    assert 'torch' not in sys.modules, 'the plugin imported torch'\n"
+        "def test_env_not_restored_for_plain_tests():\n"
+        "    assert os.environ.get('LEFT_BEHIND') == '1'\n"
+    )
+    done = run_pytest(str(test_file))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "trainspec target" not in done.stdout and "trainspec certificate" not in done.stdout
+    assert "2 passed" in done.stdout
+
+
+def test_a_bad_target_under_xdist_is_one_usage_error(run_pytest: Any) -> None:
+    done = run_pytest(*SUITE, "--trainspec-target", "fixtures.harness.targets.no_callback",
+                      "-n", "2")  # fmt: skip
+    assert done.returncode == 4
+    output = done.stdout + done.stderr
+    assert output.count("does not expose Callback") == 1, output
+    assert "INTERNALERROR" not in output
