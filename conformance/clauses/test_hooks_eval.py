@@ -3,6 +3,11 @@
 ``trainer.validate`` / ``test`` / ``predict`` run one evaluation loop between ``setup(stage)`` and
 ``teardown(stage)``; ``fit`` runs the same validation loop inside its epochs. As in
 ``test_hooks_fit``, each clause compares the events of its rule with the executable spec's.
+
+The recording module overrides ``on_validation_model_train`` / ``on_test_model_train``, so they
+are expected after ``on_<stage>_end``. That Lightning calls them *only* when overridden (and
+otherwise restores each submodule's mode itself, facts §1.12) is observable through modes, not
+hooks: see MODE-003 and MODE-010.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import pytest
 
 from conformance.kit.recording import record
 from conformance.registry import clause, facts, seed
-from conformance.spec import EvalConfig, expected_trace
+from conformance.spec import EvalConfig, FitConfig, expected_trace
 from conformance.spec.trace import assert_same_order
 from conformance.target import Target
 
@@ -40,7 +45,10 @@ SINGLE_LOADER = seed("002", "Hooks", "for batch_idx, batch in enumerate(val_data
 
 
 def check(
-    target: Target, config: EvalConfig, rule: str, hooks: tuple[str, ...] | None = None
+    target: Target,
+    config: EvalConfig | FitConfig,
+    rule: str,
+    hooks: tuple[str, ...] | None = None,
 ) -> None:
     actual = record(target, config).events
     assert_same_order(expected_trace(config), actual, rule, hooks=hooks, owners=("M",))
@@ -78,6 +86,18 @@ def test_validation_loop_order(target: Target) -> None:
 def test_test_loop_order(target: Target) -> None:
     config = EvalConfig("test", batches=(3,))
     check(target, config, "the test loop hooks must run in val_loop()'s order", loop_hooks("test"))
+
+
+@clause(
+    "HOOK-EVAL-007",
+    "inside fit, the sanity check and every in-fit validation run the same val_loop hook sequence",
+    level="core",
+    source=VAL_LOOP,
+)
+def test_in_fit_validation_loop_order(target: Target) -> None:
+    config = FitConfig(max_epochs=2, train_batches=2, val_batches=(2,), val_check_interval=1)
+    rule = "each validation inside fit must run val_loop()'s hooks in order"
+    check(target, config, rule, loop_hooks("validation"))
 
 
 @clause(
