@@ -66,6 +66,8 @@ __all__ = [
     "RecordedRun",
     "recorded_run",
     "record",
+    "record_checkpoint_round_trip",
+    "RECORDER_STATE_KEY",
 ]
 
 RECORDER_STATE_KEY = "recorder"
