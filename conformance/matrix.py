@@ -6,7 +6,8 @@ Convention (the harness and the certificate rely on it; ``docs/device-matrix.md`
   named ``device`` and ``precision``, through :func:`parametrize`. Every such clause takes *both*,
   even where one does not matter (a transfer clause runs ``precisions=("32-true",)``), so a test
   id always starts with ``<device>-<precision>``: ``cpu-32-true``, ``cuda-16-mixed``,
-  ``xla-bf16-true``. Other parameters a clause stacks on top append to the id.
+  ``xla-bf16-true``. Other parameters append to the id: put their ``parametrize`` decorator
+  *above* ``@matrix.parametrize(...)`` so that the cell comes first (``cpu-16-mixed-auto``).
 * ``device`` is one of :data:`DEVICES` (hardware, not the ``accelerator=`` flag spelling:
   ``"xla"`` is requested with ``accelerator="tpu"``, see :data:`ACCELERATOR_FLAG`); ``precision``
   is one of :data:`PRECISIONS` (Lightning 2.x value strings; the legacy aliases are PRECVAL's job).

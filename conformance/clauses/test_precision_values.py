@@ -137,8 +137,8 @@ def test_invalid_precision(make_trainer: Any, value: Any) -> None:
                  "'bf16-mixed'"),
     docs_say=FLAG_SILENT,
 )
+@pytest.mark.parametrize("accelerator", ["cpu", "auto"])  # after the cell in the test id
 @matrix.parametrize(devices=("cpu",), precisions=("16-mixed",))
-@pytest.mark.parametrize("accelerator", ["cpu", "auto"])
 def test_fp16_amp_on_cpu_falls_back(
     target: Target, make_trainer: Any, device: str, precision: str, accelerator: str
 ) -> None:
