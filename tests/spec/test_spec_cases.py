@@ -217,8 +217,10 @@ def sanity_steps(trace: list[str]) -> list[str]:
     [
         (None, ["(batch_idx=0)", "(batch_idx=1)", "(batch_idx=0, dataloader_idx=1)"]),
         (1, ["(batch_idx=0)", "(batch_idx=0, dataloader_idx=1)"]),
-        (-1, ["(batch_idx=0)", "(batch_idx=1)", "(batch_idx=2)",
-              "(batch_idx=0, dataloader_idx=1)"]),
+        (
+            -1,
+            ["(batch_idx=0)", "(batch_idx=1)", "(batch_idx=2)", "(batch_idx=0, dataloader_idx=1)"],
+        ),
     ],  # fmt: skip
 )
 def test_sanity_check_batches_per_loader(steps: int | None, expected: list[str]) -> None:
