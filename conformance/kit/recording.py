@@ -59,6 +59,7 @@ __all__ = [
     "trace_diff",
     "recording_module",
     "recording_callback",
+    "recording_callback_class",
     "recording_datamodule",
     "monitoring_callback_base",
     "hook_model_class",
@@ -170,18 +171,14 @@ def recording_module(target: Target, base_cls: type, trace: Trace, name: str = "
     return _build(base_cls, f"Recording{base_cls.__name__}", methods)
 
 
-def recording_callback(
-    target: Target,
-    trace: Trace,
-    name: str = "CB0",
-    base: type | None = None,
-    **init_kwargs: Any,
-) -> Any:
-    """An instance of a recording subclass of ``base`` (default: ``target.Callback``).
+def recording_callback_class(
+    target: Target, trace: Trace, name: str = "CB0", base: type | None = None
+) -> type:
+    """A recording subclass of ``base`` (default: ``target.Callback``) whose events say ``name``.
 
     ``base`` may be any subclass of the target's ``Callback``, e.g. its ``EarlyStopping`` (see
     :func:`monitoring_callback_base`). The class is named after ``name`` so that two recording
-    callbacks never share a ``state_key``.
+    callbacks never share a default ``state_key``.
     """
     base = base or target.Callback
     if not issubclass(base, target.Callback):
@@ -198,8 +195,18 @@ def recording_callback(
             out[hook] = _stateful(name, _recording_method(name, hook, spec, trace, cell), hook)
         return out
 
-    cls = _build(base, f"Recording{base.__name__}_{name}", methods)
-    return cls(**init_kwargs)
+    return _build(base, f"Recording{base.__name__}_{name}", methods)
+
+
+def recording_callback(
+    target: Target,
+    trace: Trace,
+    name: str = "CB0",
+    base: type | None = None,
+    **init_kwargs: Any,
+) -> Any:
+    """An instance of :func:`recording_callback_class`, built with ``init_kwargs``."""
+    return recording_callback_class(target, trace, name, base)(**init_kwargs)
 
 
 def recording_datamodule(
