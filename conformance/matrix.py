@@ -182,6 +182,18 @@ def _declared(values: tuple[str, ...] | None, aliases: Mapping[str, str]) -> set
     return {aliases.get(v.strip(), v.strip()) for v in values}
 
 
+def claimed_devices(target: Target) -> tuple[str, ...]:
+    """The devices the target claims (its declaration), else all of :data:`DEVICES`."""
+    declared = _declared(target.declaration.devices, _DEVICE_ALIASES)
+    return DEVICES if declared is None else tuple(d for d in DEVICES if d in declared)
+
+
+def claimed_precisions(target: Target) -> tuple[str, ...]:
+    """The precisions the target claims (its declaration), else all of :data:`PRECISIONS`."""
+    declared = _declared(target.declaration.precisions, _PRECISION_ALIASES)
+    return PRECISIONS if declared is None else tuple(p for p in PRECISIONS if p in declared)
+
+
 def not_run_reason(
     target: Target,
     device: str,

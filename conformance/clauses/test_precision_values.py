@@ -79,7 +79,8 @@ def test_default_precision(make_trainer: Any) -> None:
     docs_say=FLAG_SILENT,
 )
 @pytest.mark.parametrize(("alias", "canonical"), LEGACY, ids=[repr(a) for a, _ in LEGACY])
-def test_legacy_aliases(make_trainer: Any, alias: Any, canonical: str) -> None:
+def test_legacy_aliases(target: Target, make_trainer: Any, alias: Any, canonical: str) -> None:
+    matrix.require_cell(target, "cpu", canonical)
     expected = matrix.effective_precision("cpu", canonical)
     trainer, _ = _messages(lambda: make_trainer(precision=alias))
     assert trainer.precision == expected, (
@@ -97,7 +98,10 @@ def test_legacy_aliases(make_trainer: Any, alias: Any, canonical: str) -> None:
 )
 @pytest.mark.parametrize(("alias", "canonical"), DISCOURAGED,
                          ids=[repr(a) for a, _ in DISCOURAGED])
-def test_legacy_aliases_warn(make_trainer: Any, alias: Any, canonical: str) -> None:
+def test_legacy_aliases_warn(
+    target: Target, make_trainer: Any, alias: Any, canonical: str
+) -> None:
+    matrix.require_cell(target, "cpu", canonical)
     # Only the warnings the alias adds over its canonical value count (on CPU, 16-mixed itself
     # warns about the bf16 fallback).
     _, with_canonical = _messages(lambda: make_trainer(precision=canonical))
@@ -111,17 +115,17 @@ def test_legacy_aliases_warn(make_trainer: Any, alias: Any, canonical: str) -> N
 @clause(
     "PRECVAL-005",
     "An unknown precision value fails at Trainer construction with a ValueError naming it and "
-    "listing the accepted values",
+    "listing the accepted values (those the target claims)",
     level="de-facto",
     source=facts("§5", "Anything else -> ValueError listing allowed values"),
     docs_say=FLAG_SILENT,
 )
 @pytest.mark.parametrize("value", INVALID, ids=[repr(v) for v in INVALID])
-def test_invalid_precision(make_trainer: Any, value: Any) -> None:
+def test_invalid_precision(target: Target, make_trainer: Any, value: Any) -> None:
     with pytest.raises(ValueError) as raised:
         make_trainer(precision=value)
     message = str(raised.value)
-    missing = [p for p in matrix.PRECISIONS if p not in message]
+    missing = [p for p in matrix.claimed_precisions(target) if p not in message]
     assert str(value) in message and not missing, (
         f"the error for precision={value!r} does not name it or omits {missing}: {message}"
     )
@@ -180,12 +184,12 @@ def test_module_precision_property(target: Target, device: str, precision: str) 
     source=facts("§5", "Anything else -> ValueError listing allowed values"),
 )
 @pytest.mark.parametrize("value", [16.0, 32.0, 64.0])
-def test_float_precision_is_clear(make_trainer: Any, value: float) -> None:
+def test_float_precision_is_clear(target: Target, make_trainer: Any, value: float) -> None:
     alias = matrix.effective_precision("cpu", dict(LEGACY)[int(value)])
     try:
         trainer, _ = _messages(lambda: make_trainer(precision=value))
     except Exception as exc:  # any error type is fine if it says what is accepted
-        missing = [p for p in matrix.PRECISIONS if p not in str(exc)]
+        missing = [p for p in matrix.claimed_precisions(target) if p not in str(exc)]
         assert not missing, (
             f"precision={value!r} failed with {type(exc).__name__}: {exc} (does not list {missing})"
         )
