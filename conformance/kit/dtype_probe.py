@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from conformance import matrix
 from conformance.kit.devices import autocast_dtype, autocast_enabled, devices_in
-from conformance.matrix import TORCH_DEVICE_TYPE, trainer_flags
 from conformance.target import Target
 
 FEATURES = 32
@@ -110,7 +110,7 @@ def probe_model_class(target: Target) -> type:
             self.layer = torch.nn.Linear(FEATURES, 2)
             self.register_buffer("offset", torch.zeros(2))
             self._probe_run = run
-            self._probe_device_type = TORCH_DEVICE_TYPE[run.device]
+            self._probe_device_type = matrix.TORCH_DEVICE_TYPE[run.device]
 
         def _record(self, hook: str, **values: Any) -> None:
             self._probe_run.hooks.setdefault(hook, []).append(values)
@@ -267,7 +267,7 @@ def run_probe(target: Target, device: str, precision: str) -> ProbeRun:
         model = probe_model_class(target)(run)
         trainer = target.trainer(
             root,
-            **trainer_flags(device, precision),
+            **matrix.trainer_flags(device, precision),
             max_epochs=1,
             limit_train_batches=2,
             limit_val_batches=1,
@@ -278,10 +278,7 @@ def run_probe(target: Target, device: str, precision: str) -> ProbeRun:
         run.trainer_precision = getattr(trainer, "precision", MISSING)
         run.weights_before = model.layer.weight.detach().to("cpu", torch.float64, copy=True)
         trainer.fit(model)
-        run.after_fit = {
-            "default_dtype": torch.get_default_dtype(),
-            **{k: v for k, v in model._tensors().items()},
-        }
+        run.after_fit = {"default_dtype": torch.get_default_dtype(), **model._tensors()}
         run.weights_after = model.layer.weight.detach().to("cpu", torch.float64, copy=True)
         trainer.test(model)
         trainer.predict(model)
