@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -164,12 +165,14 @@ def available_devices() -> dict[str, int]:
     """Device types this machine has, with their counts (``cpu`` is always 1)."""
     import torch  # imported lazily: the plugin must not pull torch into unrelated sessions
 
-    found = {"cpu": 1, "cuda": 0, "mps": 0}
+    found = {"cpu": 1, "cuda": 0, "mps": 0, "xla": 0}
     if torch.cuda.is_available():
         found["cuda"] = torch.cuda.device_count()
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         found["mps"] = 1
+    if importlib.util.find_spec("torch_xla") is not None:
+        found["xla"] = 1  # as conformance.matrix does: an installed torch_xla means a device
     return found
 
 

@@ -273,7 +273,7 @@ def test_a_hanging_target_times_out_and_the_run_goes_on(certify: Any) -> None:
 
 
 def test_a_target_crashing_the_process_only_loses_its_worker(certify: Any) -> None:
-    run = certify("--target", f"{TARGETS}.crashes", *SUITE, "-n", "2",
+    run = certify("--target", f"{TARGETS}.crashes", *SUITE, "-n", "1",
                   "--clauses", "HX-PASS,HX-FAIL,HX-HYPO-001,HX-SKIP")  # fmt: skip
     validate(run.certificate)
     assert run.statuses() == {
@@ -282,7 +282,8 @@ def test_a_target_crashing_the_process_only_loses_its_worker(certify: Any) -> No
         "HX-FAIL-001": "failed",
         "HX-SKIP-001": "not_run",
     }
-    assert "the test process died while running this clause" in run.clause("HX-PASS-001")["message"]
+    message = run.clause("HX-PASS-001")["message"]
+    assert message.startswith("the test process died while running this clause"), message
 
 
 def test_a_hang_in_native_code_is_ended_by_the_watchdog(certify: Any) -> None:
