@@ -20,7 +20,7 @@ from torch.optim import Optimizer
 from reference.core.device_dtype import DeviceDtypeModuleMixin
 from reference.core.hooks import CheckpointHooks, DataHooks, ModelHooks
 from reference.core.optimizer import LightningOptimizer
-from reference.utilities.apply_func import apply_to_collection
+from reference.utilities.apply_func import apply_to_collection, move_data_to_device
 from reference.utilities.exceptions import MisconfigurationException
 from reference.utilities.warnings import warn
 
@@ -575,5 +575,7 @@ class LightningModule(DeviceDtypeModuleMixin, ModelHooks, DataHooks, CheckpointH
             batch = self.transfer_batch_to_device(batch, device, dataloader_idx)
             return self.on_after_batch_transfer(batch, dataloader_idx)
         hooks = trainer._hooks
+        if hooks.default_batch_transfer:  # the default hooks amount to this
+            return move_data_to_device(batch, device)
         batch = hooks.batch_hook("transfer_batch_to_device", batch, device, dataloader_idx)
         return hooks.batch_hook("on_after_batch_transfer", batch, dataloader_idx)

@@ -17,7 +17,6 @@ from torch import Tensor
 from torch.nn import Module
 from torch.optim import Optimizer
 
-from reference.trainer import call
 
 _NULL_CONTEXT = nullcontext()
 
@@ -48,16 +47,20 @@ class Precision:
 
     # ----------------------------------------------------------------------- backward pass
     def pre_backward(self, tensor: Tensor, module: Any) -> Tensor:
-        call.event(module.trainer, "on_before_backward", tensor)
+        hooks = module._trainer._hooks
+        if "on_before_backward" in hooks.live:
+            hooks.event("on_before_backward", tensor)
         return tensor
 
     def backward(
         self, tensor: Tensor, model: Any, optimizer: Any, *args: Any, **kwargs: Any
     ) -> None:
-        call.module_hook(model.trainer, "backward", tensor, *args, **kwargs)
+        model._trainer._hooks.module("backward", tensor, *args, **kwargs)
 
     def post_backward(self, tensor: Tensor, module: Any) -> Tensor:
-        call.event(module.trainer, "on_after_backward")
+        hooks = module._trainer._hooks
+        if "on_after_backward" in hooks.live:
+            hooks.event("on_after_backward")
         return tensor
 
     # ------------------------------------------------------------------------ optimization
@@ -78,10 +81,11 @@ class Precision:
         return optimizer.step(closure=closure_then_before_step, **kwargs)
 
     def _after_closure(self, model: Any, optimizer: Optimizer) -> None:
-        trainer = model.trainer
-        call.event(trainer, "on_before_optimizer_step", optimizer)
+        hooks = model._trainer._hooks
+        if "on_before_optimizer_step" in hooks.live:
+            hooks.event("on_before_optimizer_step", optimizer)
         if model.automatic_optimization:
-            call.configure_gradient_clipping(trainer, optimizer)
+            hooks.configure_gradient_clipping(optimizer)
 
     def clip_gradients(
         self, optimizer: Optimizer, clip_val: float = 0.0, gradient_clip_algorithm: str = "norm"

@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from reference.datamodule import LightningDataModule
+from reference.module import LightningModule
 from reference.utilities.exceptions import MisconfigurationException
 from reference.utilities.signature import is_overridden
 from reference.utilities.warnings import warn
@@ -29,16 +31,10 @@ class DataSource:
         self.name = name  # e.g. "train_dataloader"
 
     def is_module(self) -> bool:
-        from reference.datamodule import LightningDataModule
-        from reference.module import LightningModule
-
         return isinstance(self.instance, (LightningModule, LightningDataModule))
 
     def is_defined(self) -> bool:
         """Whether dataloaders were passed, or the hook providing them is overridden."""
-        from reference.datamodule import LightningDataModule
-        from reference.module import LightningModule
-
         if self.instance is None:
             return False
         if not self.is_module():
@@ -49,11 +45,9 @@ class DataSource:
         return is_overridden(self.name, self.instance, parent)
 
     def request(self, trainer: Any) -> Any:
-        """Call the hook (through the dispatcher, so it is traced like any hook) or return the
-        loaders.
+        """Call the hook (through the dispatcher, so it is traced like any hook), or return
+        the dataloaders that were passed in.
         """
-        from reference.module import LightningModule
-
         if isinstance(self.instance, LightningModule):
             return trainer._hooks.module(self.name)
         if self.is_module():

@@ -35,8 +35,9 @@ class ClosureResult:
 
     def __init__(self, closure_loss: Tensor | None, extra: dict[str, Any]) -> None:
         self.closure_loss = closure_loss
-        # a copy: AMP scales the closure loss, and callbacks must see the unscaled value
-        self.loss = None if closure_loss is None else closure_loss.detach().clone()
+        # Lightning also clones here; nothing modifies the closure loss in place (AMP scaling
+        # makes a new tensor), so the detached view is the same value without the copy
+        self.loss = None if closure_loss is None else closure_loss.detach()
         self.extra = extra
 
     @classmethod
@@ -115,7 +116,8 @@ class Closure:
         if self.zero_grad:
             progress = owner.optim_progress.zero_grad
             progress.increment_ready()
-            hooks.event("on_before_zero_grad", self.optimizer)
+            if "on_before_zero_grad" in hooks.live:
+                hooks.event("on_before_zero_grad", self.optimizer)
             progress.increment_started()
             hooks.module(
                 "optimizer_zero_grad", trainer.current_epoch, self.batch_idx, self.optimizer

@@ -412,7 +412,7 @@ class Trainer(TrainerProperties):
         hooks.reset()
         configuration.attach_model_callbacks(self)
         configuration.check_state_keys(self.callbacks)
-        hooks.bind()
+        hooks.bind(warn=True)
         configuration.verify_loop_configuration(self)
         self.strategy.setup_environment()
         configuration.prepare_data(self)

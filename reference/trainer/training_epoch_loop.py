@@ -49,7 +49,12 @@ class TrainingEpochLoop:
         # batches after which the optimizer stepped: the step axis of the loggers
         self._batches_that_stepped = 0
         self._warnings = WarnOnce()
+        # answered once per epoch by _prepare_run, or once per batch (_accumulating)
+        self._automatic = True
         self._pass_batch_idx = True
+        self._validation_enabled = False
+        self._steps_schedulers = False
+        self._accumulating = False
 
     # -------------------------------------------------------------------------- counters
     @property
@@ -89,15 +94,17 @@ class TrainingEpochLoop:
     @property
     def done(self) -> bool:
         trainer = self.trainer
-        if 0 <= self.max_steps <= self.global_step or self._num_ready_batches_reached():
+        if self.max_steps >= 0 and self.global_step >= self.max_steps:
+            return True
+        if self._num_ready_batches_reached():
             return True
         if trainer.should_stop:
             if trainer.fit_loop._can_stop_early:
                 return True
             self._warnings.info(
                 "Trainer was signaled to stop but the required"
-                f" `min_epochs={trainer.fit_loop.min_epochs!r}`"
-                f" or `min_steps={self.min_steps!r}` has not been met. Training will continue..."
+                f" `min_epochs={trainer.fit_loop.min_epochs!r}` or"
+                f" `min_steps={self.min_steps!r}` has not been met. Training will continue..."
             )
         return False
 
@@ -108,12 +115,7 @@ class TrainingEpochLoop:
         self.scheduler_progress.reset_on_run()
         self.automatic_optimization.optim_progress.reset_on_run()
         self.val_loop.batch_progress.total.reset()
-        module = self.trainer.lightning_module
-        self._pass_batch_idx = is_param_in_hook_signature(
-            module.training_step, "batch_idx", min_args=2
-        )
-        if not module.automatic_optimization:
-            self.manual_optimization.attach()
+        self._prepare_run()
         while not self.done:
             try:
                 batch = next(batches)
@@ -124,21 +126,35 @@ class TrainingEpochLoop:
                 break  # on_train_batch_start returned -1
             self._on_advance_end()
 
+    def _prepare_run(self) -> None:
+        """Answer once per epoch what every batch would otherwise ask again."""
+        trainer = self.trainer
+        module = trainer.lightning_module
+        self._automatic = module.automatic_optimization
+        self._pass_batch_idx = is_param_in_hook_signature(
+            module.training_step, "batch_idx", min_args=2
+        )
+        self._validation_enabled = trainer.enable_validation
+        self._steps_schedulers = bool(trainer.lr_scheduler_configs) and self._automatic
+        if not self._automatic:
+            self.manual_optimization.attach()
+
     def _advance(self, batch: Any) -> bool:
-        """Train on one batch; False if ``on_train_batch_start`` asked to skip the rest of the
-        epoch.
-        """
+        """Train on one batch; False if ``on_train_batch_start`` asked to end the epoch."""
         trainer = self.trainer
         hooks = trainer._hooks
         strategy = trainer.strategy
+        connector = trainer._logger_connector
         progress = self.batch_progress
         batch_idx = progress.current.ready  # the index this batch gets
 
         batch = strategy.precision_plugin.convert_input(batch)
-        batch = hooks.batch_hook("on_before_batch_transfer", batch, 0)
+        if not hooks.default_batch_transfer:
+            batch = hooks.batch_hook("on_before_batch_transfer", batch, 0)
         batch = strategy.batch_to_device(batch, dataloader_idx=0)
         progress.increment_ready()
-        trainer._logger_connector.on_batch_start(self._results, batch)
+        self._accumulating = accumulating = self._should_accumulate()
+        connector.on_batch_start(self._results, batch)
 
         outputs: Any = None
         skip_rest = False
@@ -147,8 +163,10 @@ class TrainingEpochLoop:
                 "train_dataloader yielded None. If this was on purpose, ignore this warning..."
             )
         else:
-            hooks.callbacks("on_train_batch_start", batch, batch_idx)
-            response = hooks.module("on_train_batch_start", batch, batch_idx)
+            response = None
+            if "on_train_batch_start" in hooks.live:
+                hooks.callbacks("on_train_batch_start", batch, batch_idx)
+                response = hooks.module("on_train_batch_start", batch, batch_idx)
             strategy.on_train_batch_start(batch, batch_idx)
             skip_rest = response == -1
             if skip_rest:
@@ -156,37 +174,41 @@ class TrainingEpochLoop:
             else:
                 progress.increment_started()
                 step_args = (batch, batch_idx) if self._pass_batch_idx else (batch,)
-                if trainer.lightning_module.automatic_optimization:
+                if self._automatic:
                     outputs = self.automatic_optimization.run(
-                        trainer.optimizers[0], batch_idx, step_args, self._should_accumulate()
+                        trainer.optimizers[0], batch_idx, step_args, accumulating
                     )
                 else:
                     outputs = self.manual_optimization.run(step_args)
         progress.increment_processed()
 
-        self.update_lr_schedulers("step", plateau=False)
-        if self._num_ready_batches_reached():
-            self.update_lr_schedulers("epoch", plateau=False)
+        if self._steps_schedulers:
+            self.update_lr_schedulers("step", plateau=False)
+            if self._num_ready_batches_reached():
+                self.update_lr_schedulers("epoch", plateau=False)
         if skip_rest:
             return False
 
-        hooks.event("on_train_batch_end", outputs, batch, batch_idx)
-        trainer._logger_connector.on_batch_end(self._results)
+        if "on_train_batch_end" in hooks.live:
+            hooks.event("on_train_batch_end", outputs, batch, batch_idx)
+        connector.on_batch_end(self._results)
         progress.increment_completed()
-        trainer._logger_connector.update_train_step_metrics()
+        if trainer.loggers:
+            connector.update_train_step_metrics()
         return True
 
     def _on_advance_end(self) -> None:
         trainer = self.trainer
-        if self._should_check_val():
+        if self._validation_enabled and self._should_check_val():
             trainer._logger_connector.snapshot()  # training values stay visible while validating
             trainer.validating = True
-            if not self._should_accumulate():
+            if not self._accumulating:
                 trainer._hooks.module("on_validation_model_zero_grad")
             self.val_loop.run()
             trainer.training = True
-        self.update_lr_schedulers("step", plateau=True)
-        if not self._should_accumulate():
+        if self._steps_schedulers:
+            self.update_lr_schedulers("step", plateau=True)
+        if not self._accumulating:
             self._batches_that_stepped += 1
         if trainer.should_stop:
             for logger in trainer.loggers:
@@ -202,9 +224,10 @@ class TrainingEpochLoop:
 
     def _should_check_val(self) -> bool:
         """Whether this batch is a val-check point (facts §2.4)."""
-        if not self.should_check_val_epoch():
-            return False
         trainer = self.trainer
+        every = trainer.check_val_every_n_epoch
+        if every is not None and (trainer.current_epoch + 1) % every:
+            return False
         val_check_batch = trainer.val_check_batch
         is_infinite = math.isinf(val_check_batch)
         is_last = self.batch_progress.is_last_batch
@@ -216,7 +239,7 @@ class TrainingEpochLoop:
             return (self.batch_idx + 1) % trainer.limit_train_batches == 0
         if is_infinite:
             return is_last
-        index = self.total_batch_idx if trainer.check_val_every_n_epoch is None else self.batch_idx
+        index = self.total_batch_idx if every is None else self.batch_idx
         return (index + 1) % val_check_batch == 0
 
     # ---------------------------------------------------------------- LR schedulers
@@ -227,7 +250,7 @@ class TrainingEpochLoop:
         if not configs or not trainer.lightning_module.automatic_optimization:
             return
         if interval == "step" and self._should_accumulate():
-            return
+            return  # step-interval schedulers follow optimizer steps
         for config in configs:
             if plateau != config.reduce_on_plateau or config.interval != interval:
                 continue
@@ -242,15 +265,12 @@ class TrainingEpochLoop:
                     if config.strict:
                         raise MisconfigurationException(
                             f"ReduceLROnPlateau conditioned on metric {config.monitor} which is"
-                            " not available."
-                            f" Available metrics are: {available}. Condition can be set using"
-                            " `monitor` key"
-                            " in lr scheduler dict"
+                            f" not available. Available metrics are: {available}. Condition can"
+                            " be set using `monitor` key in lr scheduler dict"
                         )
                     self._warnings.warn(
                         f"ReduceLROnPlateau conditioned on metric {config.monitor} which is not"
-                        " available but"
-                        " strict is set to `False`. Skipping learning rate update.",
+                        " available but strict is set to `False`. Skipping learning rate update.",
                         RuntimeWarning,
                     )
                     continue
