@@ -17,7 +17,6 @@ from torch import Tensor
 from torch.nn import Module
 from torch.optim import Optimizer
 
-
 _NULL_CONTEXT = nullcontext()
 
 
