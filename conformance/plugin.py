@@ -304,10 +304,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     fresh worker; without xdist the run ends, and ``trainspec certify`` reports no certificate.
     """
     marker = item.get_closest_marker("timeout")
-    if clause_of(item) is None or marker is None or not marker.args or not marker.args[0]:
+    seconds = None
+    if marker is not None:
+        seconds = marker.args[0] if marker.args else marker.kwargs.get("timeout")
+    if clause_of(item) is None or not seconds:
         yield
         return
-    limit = float(marker.args[0]) * 2 + 5
+    limit = float(seconds) * 2 + 5
 
     def hard_exit() -> None:
         sys.stderr.write(
