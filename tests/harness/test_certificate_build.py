@@ -132,3 +132,18 @@ def test_the_text_report_lists_families_failures_and_the_verdict() -> None:
     assert "  FAILED   B-001: title of B-001\n           expected 1, saw 2" in text
     assert "Not run (1 clauses):\n  1 × no cuda device" in text
     assert lines[-1] == "DOES NOT CONFORM: 1 failed"
+
+
+def test_rich_draws_the_same_table_when_available(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("rich")
+    from conformance import report
+
+    built = _build(
+        {"b::t": _cell("B-001"), "x::t": _cell("XY-001")},
+        {"b::t": [OK, {"status": "errored", "message": "boom"}, OK], "x::t": [OK, OK, OK]},
+    )
+    assert report._print_rich(built)
+    out = capsys.readouterr().out
+    assert "B" in out and "XY" in out and "total" in out
+    assert "ERRORED  B-001: title of B-001" in out
+    assert "DOES NOT CONFORM: 1 errored" in out
