@@ -109,13 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _BadArgument(Exception):
+    """A command-line value that cannot be used (reported in one line, exit code 2)."""
+
+
 def _json_object(text: str, what: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"trainspec: {what} is not valid JSON: {exc}") from exc
+        raise _BadArgument(f"{what} is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
-        raise SystemExit(f"trainspec: {what} must be a JSON object, not {type(value).__name__}")
+        raise _BadArgument(f"{what} must be a JSON object, not {type(value).__name__}")
     return value
 
 
@@ -136,12 +140,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "record":
         from conformance.golden import record_command
 
+        try:
+            model_kwargs = _json_object(args.model_args, "--model-args")
+            trainer_kwargs = _json_object(args.trainer_args, "--trainer-args")
+        except _BadArgument as exc:
+            print(f"trainspec record: {exc}", file=sys.stderr)
+            return EXIT_CANNOT_CERTIFY
         return record_command(
             target=args.target,
             model=args.model,
-            model_kwargs=_json_object(args.model_args, "--model-args"),
+            model_kwargs=model_kwargs,
             callbacks=args.callback,
-            trainer_kwargs=_json_object(args.trainer_args, "--trainer-args"),
+            trainer_kwargs=trainer_kwargs,
             stage=args.stage,
             output=args.output,
         )

@@ -65,6 +65,31 @@ def test_recording_sees_module_and_callback_hooks_in_entry_order() -> None:
     assert type(model).__name__ == "Tiny" and type(callback) is Noting
 
 
+def test_other_stages_and_datamodules_are_recorded() -> None:
+    import torch
+    from torch.utils.data import DataLoader
+
+    class Data(pl.LightningDataModule):
+        def val_dataloader(self) -> Any:
+            return DataLoader(torch.ones(2, 2), batch_size=1)
+
+    class Validating(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def validation_step(self, batch: Any, batch_idx: int) -> Any:
+            return self.layer(batch).sum()
+
+    data = Data()
+    events = record_trace("pytorch_lightning", Validating, {}, datamodule=data, stage="validate")
+    assert "DM.val_dataloader()" in events and "M.validation_step(batch_idx=1)" in events
+    assert events[-2:] == ["DM.teardown(stage=validate)", "M.teardown(stage=validate)"]
+    assert type(data) is Data
+    with pytest.raises(ValueError, match="stage must be one of"):
+        record_trace("pytorch_lightning", Validating, {}, stage="tune")
+
+
 def test_a_golden_file_is_written_then_matched(tmp_path: Path) -> None:
     golden = tmp_path / "golden" / "tiny.json"
     written = assert_hook_trace_matches(_module_class(), FLAGS, golden, update=True,
@@ -165,3 +190,35 @@ def test_the_guide_example_runs_as_written(tmp_path: Path) -> None:
     assert run("update-command").returncode == 0
     events = json.loads((tmp_path / "golden" / "mymodule.json").read_text())["events"]
     assert "M.validation_step(batch_idx=0)" in events
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "no_such_pkg.models:M"], "ModuleNotFoundError: No module named 'no_such_pkg'"),
+        (["--model", "fixtures.harness.targets.stub"], "--model must look like"),
+        (["--model", "x:Y", "--trainer-args", "[1]"], "--trainer-args must be a JSON object"),
+        (["--model", "x:Y", "--trainer-args", "{"], "--trainer-args is not valid JSON"),
+    ],
+)
+def test_the_record_command_explains_bad_arguments(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    stub = "fixtures.harness.targets.stub"
+    out = str(tmp_path / "g.json")
+    command = [
+        sys.executable,
+        "-m",
+        "conformance.cli",
+        "record",
+        "--target",
+        stub,
+        *args,
+        "-o",
+        out,
+    ]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "g.json").exists()
