@@ -131,10 +131,16 @@ def _is_worker(config: pytest.Config) -> bool:
 # ------------------------------------------------------------------------------- configuration
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "trainspec_clause(info): the test encodes this conformance clause"
     )
+    # Registered (not loaded) in every session, before hypothesis' own plugin configures, so that
+    # `--hypothesis-profile trainspec-explore` works for any test.
+    from conformance import hypothesis_profiles
+
+    hypothesis_profiles.register()
     state = state_of(config)
     state.prefixes = _prefixes(config)
     config.pluginmanager.register(ResultCollector(config, state), "trainspec-collector")
