@@ -9,6 +9,7 @@ override observes. Real Lightning's own ``test_hooks.py`` records on exit instea
 from __future__ import annotations
 
 import dataclasses
+import enum
 from typing import Any
 
 import torch
@@ -137,6 +138,8 @@ CALLBACK_HOOKS = (
 
 def describe(value: Any) -> str:
     """A short, framework-independent rendering of one hook argument."""
+    if isinstance(value, enum.Enum):  # e.g. TrainerFn.FITTING: both frameworks render "fit"
+        value = value.value
     if value is None or isinstance(value, (bool, int, str, float)):
         return repr(value)
     if isinstance(value, torch.Tensor):
@@ -185,6 +188,8 @@ class TraceConfig:
     scheduler_interval: str | None = "epoch"  # None: no scheduler
     optional_hooks: bool = True  # override prepare_data / configure_model / on_*_model_train
     step_returns_none: bool = False
+    skip_rest_at: int | None = None  # on_train_batch_start returns -1 at this batch_idx
+    stop_at_step: int | None = None  # on_train_batch_end sets trainer.should_stop at this step
 
 
 def hooked_classes(namespace: Any, config: TraceConfig) -> tuple[list[str], type, type]:
@@ -222,6 +227,13 @@ def hooked_classes(namespace: Any, config: TraceConfig) -> tuple[list[str], type
             if config.step_returns_none:
                 return None
             return {"loss": self._loss(batch)}
+
+        def on_train_batch_start(self, batch: Any, batch_idx: int) -> Any:
+            return -1 if batch_idx == config.skip_rest_at else None
+
+        def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+            if self.trainer.global_step == config.stop_at_step:
+                self.trainer.should_stop = True
 
         def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
             return {"x": self._loss(batch)}
@@ -277,3 +289,49 @@ def _recorder(calls: list[str], owner: type, name: str, label: str, strip: int) 
     hook.__name__ = name
     hook.__qualname__ = f"{owner.__qualname__}.{name}"
     return hook
+
+
+DATAMODULE_HOOKS = (
+    "prepare_data",
+    "setup",
+    "teardown",
+    "train_dataloader",
+    "val_dataloader",
+    "test_dataloader",
+    "predict_dataloader",
+    "on_before_batch_transfer",
+    "transfer_batch_to_device",
+    "on_after_batch_transfer",
+    "state_dict",
+    "load_state_dict",
+)
+
+
+def hooked_datamodule(namespace: Any, calls: list[str], config: TraceConfig) -> type:
+    """A LightningDataModule recording its hooks as ``DM.<hook>`` into ``calls``."""
+
+    class HookedDataModule(namespace.LightningDataModule):
+        def train_dataloader(self) -> Any:
+            return DataLoader(RandomDataset(config.train_batches))
+
+        def _eval_loaders(self) -> Any:
+            loaders = [
+                DataLoader(RandomDataset(config.val_batches)) for _ in range(config.val_loaders)
+            ]
+            return loaders[0] if config.val_loaders == 1 else loaders
+
+        def val_dataloader(self) -> Any:
+            return self._eval_loaders()
+
+        def test_dataloader(self) -> Any:
+            return self._eval_loaders()
+
+        def predict_dataloader(self) -> Any:
+            return self._eval_loaders()
+
+        def prepare_data(self) -> None:
+            pass
+
+    for name in DATAMODULE_HOOKS:
+        setattr(HookedDataModule, name, _recorder(calls, HookedDataModule, name, f"DM.{name}", 0))
+    return HookedDataModule
