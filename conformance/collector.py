@@ -40,6 +40,7 @@ class ResultCollector:
     def __init__(self, config: pytest.Config, state: SessionState) -> None:
         self.config = config
         self.state = state
+        self.collected: set[str] = set()  # xdist controller: node IDs the workers collected
 
     @property
     def is_worker(self) -> bool:
@@ -59,6 +60,10 @@ class ResultCollector:
             self.state.results.setdefault(report.nodeid, []).append(phase)
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.collected.update(ids)
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         output = getattr(node, "workeroutput", None) or {}
         if WORKEROUTPUT_KEY in output:
@@ -74,9 +79,31 @@ class ResultCollector:
             return
         from conformance import certificate
 
+        self._adopt_orphans(session)
         self.state.certificate = self.build()
         if path:
             certificate.write(self.state.certificate, path)
+
+    def _adopt_orphans(self, session: pytest.Session) -> None:
+        """Catalogue entries for tests whose worker died before sending its catalogue (xdist
+        gave up replacing crashed workers): found from the node ID. Tests that never ran then
+        show as errored ("no result"), so an interrupted certificate cannot look complete."""
+        from conformance.nodeids import clause_for_nodeid
+
+        for nodeid in sorted(set(self.state.results) | self.collected):
+            if nodeid in self.state.cells:
+                continue
+            found = clause_for_nodeid(nodeid, session.config.rootpath)
+            if found is None:
+                continue
+            info, param_id = found
+            self.state.cells[nodeid] = {
+                "clause": info.id,
+                "params": {},
+                "param_id": param_id,
+                "deviation": None,
+            }
+            self.state.clauses.setdefault(info.id, info.as_dict())
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.state.certificate is None or self.config.getoption("trainspec_no_summary"):

@@ -73,9 +73,12 @@ def certify(tmp_path_factory: pytest.TempPathFactory) -> Any:
     def run(*args: str, json_out: bool = True, timeout: float = 240) -> Run:
         cwd = tmp_path_factory.mktemp("certify")
         path = cwd / "certificate.json"
-        command = [sys.executable, "-m", "conformance.cli", "certify", "--plain", *args]
+        own = list(args)
+        extra = own[own.index("--") :] if "--" in own else []  # pytest's own arguments go last
+        own = own[: len(own) - len(extra)]
         if json_out:
-            command += ["--json", str(path)]
+            own += ["--json", str(path)]
+        command = [sys.executable, "-m", "conformance.cli", "certify", "--plain", *own, *extra]
         done = run_child(command, cwd, timeout=timeout)
         certificate = json.loads(path.read_text()) if json_out and path.exists() else None
         return Run(done.returncode, done.stdout + done.stderr, certificate)

@@ -316,3 +316,19 @@ def test_the_explore_profile_is_random(certify: Any) -> None:
     )
     assert run.certificate["hypothesis"]["profile"] == "trainspec-explore"
     assert run.certificate["hypothesis"]["max_examples"] == 200
+
+
+def test_when_xdist_gives_up_the_tests_that_never_ran_are_errored(certify: Any) -> None:
+    clauses = "HX-PASS,HX-FAIL,HX-MATRIX"
+    run = certify("--target", f"{TARGETS}.crashes", *SUITE, "-n", "1", "--clauses", clauses,
+                  "--", "--max-worker-restart", "0")  # fmt: skip
+    validate(run.certificate)
+    assert run.statuses() == {
+        "HX-PASS-001": "errored",
+        "HX-FAIL-001": "errored",
+        "HX-MATRIX-001": "errored",
+    }
+    assert run.clause("HX-FAIL-001")["message"] == (
+        "no result: the session ended before this test ran"
+    )
+    assert len(run.clause("HX-MATRIX-001")["results"]) == 3
