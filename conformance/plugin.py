@@ -307,7 +307,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
     pytest-timeout's signal method cannot interrupt a hang inside native code. Under xdist, ending
     the worker makes the controller report the clause as crashed (``errored``) and carry on with a
-    fresh worker; without xdist the run ends, and ``trainspec certify`` reports no certificate.
+    fresh worker; without xdist the run ends after writing the certificate as it stands.
     """
     marker = item.get_closest_marker("timeout")
     seconds = None
@@ -324,6 +324,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             "not interrupt it); ending this test process\n"
         )
         sys.stderr.flush()
+        if not _is_worker(item.config):
+            _last_certificate(item, limit)
         os._exit(HARD_EXIT_CODE)
 
     watchdog = threading.Timer(limit, hard_exit)
@@ -333,6 +335,24 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         yield
     finally:
         watchdog.cancel()
+
+
+def _last_certificate(item: pytest.Item, limit: float) -> None:
+    """Without xdist, write what is known before the process ends: the stuck clause errored,
+    those that never ran errored ("no result"), the others as they were."""
+    collector = item.config.pluginmanager.get_plugin("trainspec-collector")
+    path = item.config.getoption("trainspec_json")
+    if collector is None or not path:
+        return
+    try:
+        from conformance import certificate
+
+        message = f"hung past {limit:g} s where its timeout could not interrupt it; run ended"
+        phase = {"status": "errored", "message": message, "when": "call", "duration": limit}
+        collector.state.results.setdefault(item.nodeid, []).append(phase)
+        certificate.write(collector.build(), path)
+    except Exception as exc:  # the process ends anyway; say why there is no certificate
+        sys.stderr.write(f"trainspec: could not write the certificate: {exc!r}\n")
 
 
 # ------------------------------------------------------------------------------------- results
