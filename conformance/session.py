@@ -62,7 +62,7 @@ def state_of(config: pytest.Config) -> SessionState:
 
 def activate_hypothesis_profile(config: pytest.Config) -> None:
     """Load ``--trainspec-hypothesis-profile`` (default ``trainspec-certify``) before clause
-    modules are imported, unless the user chose one with hypothesis' own ``--hypothesis-profile``."""
+    modules are imported, unless the user chose one with ``--hypothesis-profile``."""
     from conformance import hypothesis_profiles
 
     chosen = config.getoption("trainspec_hypothesis_profile")
