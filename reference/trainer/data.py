@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from reference.datamodule import LightningDataModule
@@ -65,21 +65,23 @@ def flatten(dataloaders: Any) -> list[Any]:
 
 
 def check_iterable(dataloader: Any, source: DataSource, fn: str) -> None:
-    """A clear TypeError naming where a non-iterable "dataloader" came from."""
-    try:
-        iter(dataloader)
-    except TypeError:
-        prefix = "train_" if fn == "fit" else ""
-        if not source.is_module():
-            raise TypeError(
-                f"An invalid dataloader was passed to `Trainer.{fn}({prefix}dataloaders=...)`."
-                f" Found {dataloader}."
-            ) from None
+    """A clear TypeError naming where a non-iterable "dataloader" came from.
+
+    Checked without calling ``iter()``: creating a DataLoader iterator draws from the global RNG
+    (and may start worker processes), which a check must not do.
+    """
+    if isinstance(dataloader, Iterable) or hasattr(type(dataloader), "__getitem__"):
+        return
+    prefix = "train_" if fn == "fit" else ""
+    if not source.is_module():
         raise TypeError(
-            "An invalid dataloader was returned from"
-            f" `{type(source.instance).__name__}.{source.name}()`."
+            f"An invalid dataloader was passed to `Trainer.{fn}({prefix}dataloaders=...)`."
             f" Found {dataloader}."
-        ) from None
+        )
+    raise TypeError(
+        f"An invalid dataloader was returned from `{type(source.instance).__name__}.{source.name}()`."
+        f" Found {dataloader}."
+    )
 
 
 def sized_len(dataloader: Any) -> int | None:
@@ -132,44 +134,58 @@ def set_sampler_epoch(dataloader: Any, epoch: int) -> None:
 
 
 class BatchIterator:
-    """Iterates one dataloader up to ``limit`` batches, fetching one batch ahead.
+    """Iterates one dataloader (or combined loaders) up to ``limit`` batches; knows the last one.
 
-    Fetching ahead is how the loop knows, while processing a batch, whether it is the last one
-    (also for unsized iterables), as Lightning's prefetching data fetcher does.
+    As Lightning's data fetcher does, a batch is fetched only when it is needed if the number
+    of batches is known, and one batch ahead otherwise (the only way to know, while processing
+    a batch, that it is the last). Fetch timing matters: datasets and dropout may share the
+    global RNG, and batches drawn in a different order give different numbers.
     """
 
     def __init__(self, iterable: Any, limit: int | float) -> None:
+        """Starts a pass over ``iterable`` (this creates its iterator)."""
         self.iterable = iterable
-        self.limit = limit
-        self.fetched = 0
-        self.done = False
-        self._iterator: Iterator | None = None
-        self._next: Any = _END
+        length = sized_len(iterable)
+        bound = min(limit, length) if length is not None else limit
+        self.length: int | None = None if math.isinf(bound) else int(bound)
+        self.restart()
 
     def __iter__(self) -> BatchIterator:
-        self.fetched = 0
-        self.done = self.limit <= 0
-        self._iterator = iter(self.iterable) if not self.done else None
-        self._fetch()
-        return self
+        return self  # an iterator: iterating it again continues the same pass
 
-    def _fetch(self) -> None:
-        if self._iterator is None or self.fetched >= self.limit:
-            self._next = _END
-            return
+    def restart(self) -> None:
+        """Start a fresh pass over the data (a new iterator of the dataloader)."""
+        self.fetched = 0
+        self.done = self.length == 0
+        self._iterator = iter(self.iterable)
+        self._ahead = _END
+        if self.length is None:
+            self._ahead = self._fetch()
+            self.done = self._ahead is _END
+
+    def _fetch(self) -> Any:
         try:
-            self._next = next(self._iterator)
-            self.fetched += 1
+            batch = next(self._iterator)  # type: ignore[arg-type]
         except StopIteration:
-            self._next = _END
+            return _END
+        self.fetched += 1
+        return batch
 
     def __next__(self) -> Any:
-        batch = self._next
+        if self.length is not None:
+            if self.fetched >= self.length:
+                self.done = True
+                raise StopIteration
+            batch = next(self._iterator)  # type: ignore[arg-type]
+            self.fetched += 1
+            self.done = self.fetched >= self.length
+            return batch
+        batch = self._ahead
         if batch is _END:
             self.done = True
             raise StopIteration
-        self._fetch()
-        self.done = self._next is _END
+        self._ahead = self._fetch()
+        self.done = self._ahead is _END
         return batch
 
 
@@ -189,7 +205,7 @@ class CycleCombined:
 
     def __iter__(self) -> Iterator[Any]:
         longest = max(self.limits, default=0)
-        iterators = [iter(BatchIterator(dl, lim)) for dl, lim in zip(self.loaders, self.limits)]
+        iterators = [BatchIterator(dl, lim) for dl, lim in zip(self.loaders, self.limits)]
         step = 0
         while step < longest:
             batches = []
@@ -199,7 +215,7 @@ class CycleCombined:
                 except StopIteration:
                     if self.limits[i] == longest:  # the longest one ran out: the epoch is over
                         return
-                    iterators[i] = iter(BatchIterator(self.loaders[i], self.limits[i]))
+                    iterators[i] = BatchIterator(self.loaders[i], self.limits[i])
                     try:
                         batch = next(iterators[i])
                     except StopIteration:  # an empty dataloader cannot be cycled

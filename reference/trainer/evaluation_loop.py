@@ -156,11 +156,13 @@ class EvaluationLoop:
             if self.skip:
                 return []
             self._reset()
+            # the first iterator is created before any hook, as Lightning does (it draws RNG)
+            first = BatchIterator(self._flat[0], self.max_batches[0])
             self._on_run_start()
             for dataloader_idx, dataloader in enumerate(self._flat):
                 self.trainer._active_dataloader_idx = dataloader_idx
                 limit = self.max_batches[dataloader_idx]
-                batches = iter(BatchIterator(dataloader, limit))
+                batches = first if dataloader_idx == 0 else BatchIterator(dataloader, limit)
                 for batch_idx, batch in enumerate(batches):
                     self.batch_progress.is_last_batch = batches.done
                     self._evaluation_step(batch, batch_idx, dataloader_idx)

@@ -50,6 +50,7 @@ class FitLoop:
         self.source = DataSource(None, "train_dataloader")
         self.dataloaders: Any = None  # what the source returned
         self._iterable: Any = None  # what an epoch iterates (the loader, or the combined loaders)
+        self._batches: BatchIterator | None = None
         self.max_batches: int | float = float("inf")
         self._last_reload_epoch = float("-inf")
 
@@ -140,6 +141,9 @@ class FitLoop:
             self._iterable = dataloaders
         self._limit = max(limits, default=0)
         self.max_batches = self._limit
+        # the iterator is created here, before on_train_start, as Lightning does: creating a
+        # DataLoader iterator draws from the global RNG
+        self._batches = BatchIterator(self._iterable, self._limit)
         if self.max_batches == 0:
             return
         self._last_reload_epoch = trainer.current_epoch
@@ -222,7 +226,9 @@ class FitLoop:
         hooks.event("on_train_epoch_start")
         self.epoch_progress.increment_started()
 
-        batches = iter(BatchIterator(self._iterable, self._limit))
+        batches = self._batches
+        if self.trainer.current_epoch > 0:
+            batches.restart()  # a fresh pass over the data
         self.epoch_loop.run(batches)
 
         trainer._logger_connector.epoch_end_reached()

@@ -63,12 +63,15 @@ class PredictionLoop:
             if sum(self.max_batches) == 0:
                 return None
             self.batch_progress.reset_on_run()
+            # the first iterator is created before any hook, as Lightning does (it draws RNG)
+            first = BatchIterator(self._flat[0], self.max_batches[0])
             self._on_run_start()
             per_dataloader: list[list[Any]] = []
             for dataloader_idx, dataloader in enumerate(self._flat):
                 self.trainer._active_dataloader_idx = dataloader_idx
                 outputs: list[Any] = []
-                batches = iter(BatchIterator(dataloader, self.max_batches[dataloader_idx]))
+                limit = self.max_batches[dataloader_idx]
+                batches = first if dataloader_idx == 0 else BatchIterator(dataloader, limit)
                 for batch_idx, batch in enumerate(batches):
                     self.batch_progress.is_last_batch = batches.done
                     prediction = self._predict_step(batch, batch_idx, dataloader_idx)
