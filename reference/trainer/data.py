@@ -79,8 +79,8 @@ def check_iterable(dataloader: Any, source: DataSource, fn: str) -> None:
             f" Found {dataloader}."
         )
     raise TypeError(
-        f"An invalid dataloader was returned from `{type(source.instance).__name__}.{source.name}()`."
-        f" Found {dataloader}."
+        "An invalid dataloader was returned from"
+        f" `{type(source.instance).__name__}.{source.name}()`. Found {dataloader}."
     )
 
 
