@@ -58,15 +58,6 @@ def _recording_instance(obj: Any, recording_cls: type) -> Iterator[Any]:
         obj.__class__ = original
 
 
-def _recording_callback_class(target: Target, trace: Any, name: str, base: type) -> type:
-    from conformance.kit.recording import recording_callback
-
-    # recording_callback builds an instance; a shim with a no-argument __init__ lets us take the
-    # recording class without knowing the user's constructor arguments.
-    shim = type(base.__name__, (base,), {"__init__": lambda self: None})
-    return type(recording_callback(target, trace, name, base=shim))
-
-
 def record_trace(
     target: Target | str | None,
     model: Any,
@@ -84,7 +75,12 @@ def record_trace(
     defaults (no logger, progress bar, checkpointing or summary) overridden by
     ``trainer_kwargs``, and ``root_dir`` (a temporary directory by default).
     """
-    from conformance.kit.recording import Trace, recording_datamodule, recording_module
+    from conformance.kit.recording import (
+        Trace,
+        recording_callback_class,
+        recording_datamodule,
+        recording_module,
+    )
 
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {', '.join(STAGES)}, not {stage!r}")
@@ -103,7 +99,7 @@ def record_trace(
             recorded_callbacks = []
             for index, callback in enumerate(callbacks):
                 callback = callback() if isinstance(callback, type) else callback
-                cls = _recording_callback_class(target, trace, f"CB{index}", type(callback))
+                cls = recording_callback_class(target, trace, f"CB{index}", type(callback))
                 recorded_callbacks.append(stack.enter_context(_recording_instance(callback, cls)))
             kwargs: dict[str, Any] = {}
             if datamodule is not None:
