@@ -161,24 +161,27 @@ def dummy_loggers(loggers: list[Logger]) -> list[Logger]:
 def log_hyperparams(trainer: Trainer) -> None:
     """Give every logger the module's (and datamodule's) initial hyperparameters and the graph.
 
-    ``hparams_initial`` arrives with ``save_hyperparameters`` (checkpointing issue); a module
-    without it logs an empty dict, as a Lightning module without saved hyperparameters does.
+    Only objects that called ``save_hyperparameters`` (which sets ``_log_hyperparams``; it
+    arrives with the checkpointing issue) have hyperparameters to log, as in Lightning.
     """
     if not trainer.loggers or not trainer._enable_autolog_hparams:
         return
-    module = trainer.lightning_module
-    hparams = dict(getattr(module, "hparams_initial", {}) or {})
-    datamodule = trainer.datamodule
-    for key, value in dict(getattr(datamodule, "hparams_initial", {}) or {}).items():
-        if key in hparams and hparams[key] != value:
-            raise RuntimeError(
-                f"Error while merging hparams: the keys {[key]} are present in both the"
-                " LightningModule's"
-                " and LightningDataModule's hparams but have different values."
-            )
-        hparams[key] = value
+    module, datamodule = trainer.lightning_module, trainer.datamodule
+    sources = [obj for obj in (module, datamodule) if getattr(obj, "_log_hyperparams", False)]
+    hparams: dict[str, Any] | None = None
+    for source in sources:
+        hparams = hparams or {}
+        for key, value in dict(source.hparams_initial).items():
+            if key in hparams and hparams[key] != value:
+                raise RuntimeError(
+                    f"Error while merging hparams: the keys {[key]} are present in both the"
+                    " LightningModule's and LightningDataModule's hparams but have different"
+                    " values."
+                )
+            hparams[key] = value
     for logger in trainer.loggers:
-        logger.log_hyperparams(hparams)
+        if hparams is not None:
+            logger.log_hyperparams(hparams)
         logger.log_graph(module)
         logger.save()
 
