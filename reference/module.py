@@ -82,6 +82,24 @@ class LightningModule(DeviceDtypeModuleMixin, ModelHooks, DataHooks, CheckpointH
     Trainer.
     """
 
+    # TorchScript must not try to compile these (they reach the trainer)
+    __jit_unused_properties__: list[str] = [
+        "example_input_array",
+        "on_gpu",
+        "current_epoch",
+        "global_step",
+        "global_rank",
+        "local_rank",
+        "logger",
+        "loggers",
+        "automatic_optimization",
+        "trainer",
+        "fabric",
+        "strict_loading",
+        "device",
+        "dtype",
+    ]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._trainer: Any = None
@@ -89,11 +107,12 @@ class LightningModule(DeviceDtypeModuleMixin, ModelHooks, DataHooks, CheckpointH
         self._strict_loading: bool | None = None
         self._example_input_array: Any = None
         self._param_requires_grad_state: dict[Tensor, bool] = {}
+        self._jit_is_scripting = False  # TorchScript reads every property while scripting
 
     # -------------------------------------------------------------------- trainer & state
     @property
     def trainer(self) -> Any:
-        if self._trainer is None:
+        if self._trainer is None and not self._jit_is_scripting:
             raise RuntimeError(f"{self.__class__.__qualname__} is not attached to a `Trainer`.")
         return self._trainer
 
@@ -527,7 +546,11 @@ class LightningModule(DeviceDtypeModuleMixin, ModelHooks, DataHooks, CheckpointH
         """
         mode = self.training
         if method == "script":
-            scripted = torch.jit.script(self.eval(), **kwargs)
+            self._jit_is_scripting = True
+            try:
+                scripted = torch.jit.script(self.eval(), **kwargs)
+            finally:
+                self._jit_is_scripting = False
         elif method == "trace":
             example_inputs = self.example_input_array if example_inputs is None else example_inputs
             if example_inputs is None:
