@@ -186,16 +186,14 @@ class TQDMProgressBar(ProgressBar):
         self._close("sanity")
         self._close("val")
 
-    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
-        self._open("train", "Training", 0, leave=True, position=2 * self.process_position)
-
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        description, total = f"Epoch {trainer.current_epoch}", self.total_train_batches
         bar = self._bars.get("train")
-        if bar is None:  # closed at the end of the previous epoch (leave=True)
-            bar = self._open("train", "", 0, leave=True, position=2 * self.process_position)
-        bar.reset(total=_total(self.total_train_batches))
-        bar.initial = 0
-        bar.set_description(f"Epoch {trainer.current_epoch}")
+        if bar is None:  # the first epoch, or the bar was closed at the end of the last one
+            self._open("train", description, total, leave=True, position=2 * self.process_position)
+            return
+        bar.reset(total=_total(total))
+        bar.set_description(description, refresh=False)
 
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int

@@ -8,6 +8,7 @@ up front, naming the flag.
 from __future__ import annotations
 
 import numbers
+from datetime import timedelta
 from typing import Any
 
 from reference.utilities.exceptions import MisconfigurationException
@@ -28,6 +29,11 @@ def batch_limit(value: int | float | None, name: str) -> int | float:
     """
     if value is None:
         return 1.0
+    if name == "val_check_interval" and isinstance(value, (str, dict, timedelta)):
+        raise MisconfigurationException(
+            f"`val_check_interval={value!r}`: time-based validation intervals are not supported by"
+            " the reference trainer yet; use an int (batches) or a float (fraction of an epoch)."
+        )
     if not _is_number(value):
         raise MisconfigurationException(
             f"You have passed invalid value {value!r} for {name}, it has to be in [0.0, 1.0] or an"

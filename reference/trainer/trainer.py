@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -476,6 +477,12 @@ class Trainer(TrainerProperties):
         self.strategy.teardown()
         for loop in (self.fit_loop.epoch_loop.val_loop, self.validate_loop, self.test_loop):
             loop._results.batch = None
+
+    @contextmanager
+    def init_module(self, empty_init: bool | None = None) -> Iterator[None]:
+        """Modules created in this block get the strategy's device and the precision's dtype."""
+        with self.strategy.tensor_init_context(), self.precision_plugin.module_init_context():
+            yield
 
     # ------------------------------------------------------------------------ checkpoints
     def save_checkpoint(
