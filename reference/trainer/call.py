@@ -234,18 +234,6 @@ class Hooks:
         )
 
 
-def event(trainer: Trainer, name: str, *args: Any) -> Any:
-    return trainer._hooks.event(name, *args)
-
-
-def module_hook(trainer: Trainer, name: str, *args: Any, **kwargs: Any) -> Any:
-    return trainer._hooks.module(name, *args, **kwargs)
-
-
-def configure_gradient_clipping(trainer: Trainer, optimizer: Any) -> None:
-    trainer._hooks.configure_gradient_clipping(optimizer)
-
-
 def setup(trainer: Trainer) -> None:
     """``setup(stage=...)``: datamodule → callbacks → module (facts §1.1)."""
     stage = trainer.state.fn

@@ -34,6 +34,7 @@ from reference.trainer.logger_connector import LoggerConnector, to_scalars
 from reference.trainer.prediction_loop import PredictionLoop
 from reference.trainer.properties import TrainerProperties
 from reference.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
+from reference.utilities.exceptions import MisconfigurationException
 from reference.utilities.seed import isolate_rng
 from reference.utilities.warnings import WarnOnce
 
@@ -237,7 +238,7 @@ class Trainer(TrainerProperties):
         if (
             train_dataloaders is not None or val_dataloaders is not None
         ) and datamodule is not None:
-            raise _misconfigured(
+            raise MisconfigurationException(
                 "You cannot pass `train_dataloader` or `val_dataloaders` to"
                 " `trainer.fit(datamodule=...)`"
             )
@@ -312,7 +313,7 @@ class Trainer(TrainerProperties):
         if isinstance(dataloaders, LightningDataModule):
             datamodule, dataloaders = dataloaders, None
         if dataloaders is not None and datamodule is not None:
-            raise _misconfigured(
+            raise MisconfigurationException(
                 "You cannot pass both `trainer.predict(dataloaders=..., datamodule=...)`"
             )
         configuration.attach_data(self, model, predict=dataloaders, datamodule=datamodule)
@@ -340,7 +341,7 @@ class Trainer(TrainerProperties):
         if isinstance(dataloaders, LightningDataModule):
             datamodule, dataloaders = dataloaders, None
         if dataloaders is not None and datamodule is not None:
-            raise _misconfigured(
+            raise MisconfigurationException(
                 f"You cannot pass both `trainer.{fn}(dataloaders=..., datamodule=...)`"
             )
         configuration.attach_data(
@@ -491,9 +492,3 @@ class Trainer(TrainerProperties):
         raise NotImplementedError(
             f"`Trainer.save_checkpoint` {_NOT_YET} (it arrives with the checkpointing issue)."
         )
-
-
-def _misconfigured(message: str) -> Exception:
-    from reference.utilities.exceptions import MisconfigurationException
-
-    return MisconfigurationException(message)
