@@ -83,7 +83,7 @@ class Precision:
         hooks = model._trainer._hooks
         if "on_before_optimizer_step" in hooks.live:
             hooks.event("on_before_optimizer_step", optimizer)
-        if model.automatic_optimization:
+        if model._automatic_optimization and not hooks.clipping_is_noop:
             hooks.configure_gradient_clipping(optimizer)
 
     def clip_gradients(

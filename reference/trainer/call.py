@@ -51,7 +51,7 @@ class Hooks:
         self._callbacks: dict[str, tuple] = {}
         self._module: dict[str, Any] = {}
         self._batch_owner: dict[str, Any] = {}
-        self._clipping_is_noop = False
+        self.clipping_is_noop = False
         self.live: frozenset[str] = frozenset()  # events with a listener (callback or override)
         self.default_batch_transfer = False  # no transfer hook overridden anywhere
 
@@ -92,7 +92,7 @@ class Hooks:
             if table.get(name) or (name in NOOP_MODULE_HOOKS and name not in self._module)
         )
         self._bind_batch_hooks(model, warn)
-        self._clipping_is_noop = (
+        self.clipping_is_noop = (
             not trainer.gradient_clip_val
             and not is_overridden("configure_gradient_clipping", model, LightningModule)
             and not is_overridden("clip_gradients", model, LightningModule)
@@ -222,9 +222,11 @@ class Hooks:
         return output
 
     def configure_gradient_clipping(self, optimizer: Any) -> None:
-        """Called every automatic optimizer step, even without clipping configured (facts §1.4)."""
-        if self._clipping_is_noop:
-            return  # default hook, no clip value: the call would change nothing
+        """Called every automatic optimizer step, even without clipping configured (facts §1.4).
+
+        Callers skip the call when ``clipping_is_noop`` (default hooks, no clip value): the call
+        would change nothing.
+        """
         trainer = self.trainer
         self.module(
             "configure_gradient_clipping",

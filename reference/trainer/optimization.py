@@ -28,88 +28,81 @@ if TYPE_CHECKING:
     from reference.trainer.trainer import Trainer
 
 
-class ClosureResult:
-    """What one run of the closure produced: the loss with its graph, a detached copy, extras."""
-
-    __slots__ = ("closure_loss", "loss", "extra")
-
-    def __init__(self, closure_loss: Tensor | None, extra: dict[str, Any]) -> None:
-        self.closure_loss = closure_loss
-        # Lightning also clones here; nothing modifies the closure loss in place (AMP scaling
-        # makes a new tensor), so the detached view is the same value without the copy
-        self.loss = None if closure_loss is None else closure_loss.detach()
-        self.extra = extra
-
-    @classmethod
-    def from_training_step_output(cls, output: Any, normalize: int) -> ClosureResult:
-        extra: dict[str, Any] = {}
-        if isinstance(output, Tensor):
-            loss = output
-        elif isinstance(output, Mapping):
-            loss = output.get("loss")
-            if loss is None:
-                raise MisconfigurationException(
-                    "In automatic_optimization, when `training_step` returns a dict, the 'loss'"
-                    " key needs"
-                    f" to be present. Found keys: {sorted(output)}"
-                )
-            extra = {k: v for k, v in output.items() if k != "loss"}
-        elif output is None:
-            loss = None
-        else:
+def parse_training_step_output(output: Any, normalize: int) -> tuple[Tensor | None, dict]:
+    """``(loss, extras)`` from what ``training_step`` returned; the loss is divided by
+    ``normalize`` (``accumulate_grad_batches``)."""
+    extra: dict[str, Any] = {}
+    if isinstance(output, Tensor):
+        loss = output
+    elif isinstance(output, Mapping):
+        loss = output.get("loss")
+        if loss is None:
             raise MisconfigurationException(
-                "In automatic optimization, `training_step` must return a Tensor, a dict, or None"
-                " (where the"
-                f" step will be skipped). It returned {type(output).__name__}: {output!r:.200}"
+                "In automatic_optimization, when `training_step` returns a dict, the 'loss' key"
+                f" needs to be present. Found keys: {sorted(output)}"
             )
-        if loss is not None and normalize != 1:
-            loss = loss / normalize  # not in place: the user's tensor must not change
-        return cls(loss, extra)
-
-    def as_outputs(self) -> dict[str, Any]:
-        """``outputs`` of ``on_train_batch_end``: ``{}`` when the step returned None."""
-        if self.loss is None:
-            return {}
-        return {"loss": self.loss, **self.extra}
+        extra = {k: v for k, v in output.items() if k != "loss"}
+    elif output is None:
+        loss = None
+    else:
+        raise MisconfigurationException(
+            "In automatic optimization, `training_step` must return a Tensor, a dict, or None"
+            f" (where the step will be skipped). It returned {type(output).__name__}:"
+            f" {output!r:.200}"
+        )
+    if loss is not None and normalize != 1:
+        loss = loss / normalize  # not in place: the user's tensor must not change
+    return loss, extra
 
 
 class Closure:
-    """The callable handed to ``optimizer.step``; prepared anew for every batch."""
+    """The callable handed to ``optimizer.step``: one batch's training step, zero_grad, backward.
+
+    One instance is reused; :meth:`prepare` loads the next batch into it. After a call,
+    ``closure_loss`` is the (normalized) loss with its graph, ``loss`` a detached view of it.
+    """
 
     def __init__(self, owner: AutomaticOptimization) -> None:
         self._owner = owner
         self.step_args: tuple = ()
         self.batch_idx = 0
+        self.epoch = 0
         self.optimizer: Any = None
         self.zero_grad = False
-        self.result: ClosureResult | None = None
+        self.ran = False
+        self.closure_loss: Tensor | None = None
+        self.loss: Tensor | None = None
+        self.extra: dict[str, Any] = {}
 
-    def prepare(self, step_args: tuple, batch_idx: int, optimizer: Any, zero_grad: bool) -> None:
-        self.step_args, self.batch_idx, self.optimizer, self.zero_grad = (
-            step_args,
-            batch_idx,
-            optimizer,
-            zero_grad,
-        )
-        self.result = None
+    def prepare(
+        self, step_args: tuple, batch_idx: int, epoch: int, optimizer: Any, zero_grad: bool
+    ) -> None:
+        self.step_args, self.batch_idx, self.epoch = step_args, batch_idx, epoch
+        self.optimizer, self.zero_grad = optimizer, zero_grad
+        self.ran = False
+        self.closure_loss = self.loss = None
+        self.extra = {}
 
     def __call__(self) -> Tensor | None:
-        # optimizers already call closures with grad enabled; a direct call (accumulation) may not
+        # optimizers call closures with grad enabled; a direct call (accumulation) may not be
         if torch.is_grad_enabled():
-            result = self._run()
-        else:
-            with torch.enable_grad():
-                result = self._run()
-        self.result = result
-        return result.loss
+            return self._run()
+        with torch.enable_grad():
+            return self._run()
 
-    def _run(self) -> ClosureResult:
+    def _run(self) -> Tensor | None:
         owner = self._owner
         trainer = owner.trainer
         hooks = trainer._hooks
-        output = hooks.strategy("training_step", *self.step_args)
-        result = ClosureResult.from_training_step_output(output, trainer.accumulate_grad_batches)
-        if result.closure_loss is None:
+        previous, hooks.current_fx = hooks.current_fx, "training_step"
+        output = trainer.strategy.training_step(*self.step_args)
+        hooks.current_fx = previous
+        loss, self.extra = parse_training_step_output(output, trainer.accumulate_grad_batches)
+        # Lightning also clones the loss; nothing changes the closure loss in place (AMP scaling
+        # makes a new tensor), so a detached view holds the same value without the copy
+        self.closure_loss, self.loss = loss, None if loss is None else loss.detach()
+        self.ran = True
+        if loss is None:
             owner.warnings.warn(
                 "`training_step` returned `None`. If this was on purpose, ignore this warning..."
             )
@@ -119,13 +112,17 @@ class Closure:
             if "on_before_zero_grad" in hooks.live:
                 hooks.event("on_before_zero_grad", self.optimizer)
             progress.increment_started()
-            hooks.module(
-                "optimizer_zero_grad", trainer.current_epoch, self.batch_idx, self.optimizer
-            )
+            hooks.module("optimizer_zero_grad", self.epoch, self.batch_idx, self.optimizer)
             progress.increment_completed()
-        if result.closure_loss is not None:
-            trainer.strategy.backward(result.closure_loss, self.optimizer)
-        return result
+        if loss is not None:
+            trainer.strategy.backward(loss, self.optimizer)
+        return self.loss
+
+    def outputs(self) -> dict[str, Any]:
+        """``outputs`` of ``on_train_batch_end``: ``{}`` when the step returned None."""
+        if self.loss is None:
+            return {}
+        return {"loss": self.loss, **self.extra}
 
 
 class AutomaticOptimization:
@@ -138,12 +135,12 @@ class AutomaticOptimization:
         self._closure = Closure(self)
 
     def run(
-        self, optimizer: Any, batch_idx: int, step_args: tuple, accumulating: bool
+        self, optimizer: Any, batch_idx: int, epoch: int, step_args: tuple, accumulating: bool
     ) -> dict[str, Any]:
         trainer = self.trainer
         closure = self._closure
         zero_grad = batch_idx % trainer.accumulate_grad_batches == 0
-        closure.prepare(step_args, batch_idx, optimizer, zero_grad)
+        closure.prepare(step_args, batch_idx, epoch, optimizer, zero_grad)
         if accumulating:
             with trainer.strategy.block_backward_sync():
                 closure()
@@ -152,15 +149,15 @@ class AutomaticOptimization:
             progress.increment_ready()
             trainer._hooks.module(
                 "optimizer_step",
-                trainer.current_epoch,
+                epoch,
                 batch_idx,
                 trainer.strategy._lightning_optimizers[0],
                 closure,
             )
             progress.increment_completed()
-        result = closure.result
-        closure.step_args = ()  # do not keep the batch alive
-        return result.as_outputs() if result is not None else {}
+        outputs = closure.outputs() if closure.ran else {}
+        closure.prepare((), 0, 0, None, False)  # do not keep the batch and its graph alive
+        return outputs
 
     def state_dict(self) -> dict[str, Any]:
         return {"optim_progress": self.optim_progress.state_dict()}

@@ -54,6 +54,8 @@ class TrainingEpochLoop:
         self._pass_batch_idx = True
         self._validation_enabled = False
         self._steps_schedulers = False
+        self._epoch = 0
+        self._num_batches: int | float = float("inf")
         self._accumulating = False
 
     # -------------------------------------------------------------------------- counters
@@ -80,7 +82,7 @@ class TrainingEpochLoop:
     def _num_ready_batches_reached(self) -> bool:
         """Whether the current batch is the last of the epoch."""
         return (
-            self.batch_progress.current.ready == self.trainer.num_training_batches
+            self.batch_progress.current.ready == self._num_batches  # set per epoch
             or self.batch_progress.is_last_batch
         )
 
@@ -135,6 +137,8 @@ class TrainingEpochLoop:
             module.training_step, "batch_idx", min_args=2
         )
         self._validation_enabled = trainer.enable_validation
+        self._epoch = trainer.current_epoch
+        self._num_batches = trainer.num_training_batches
         self._steps_schedulers = bool(trainer.lr_scheduler_configs) and self._automatic
         if not self._automatic:
             self.manual_optimization.attach()
@@ -176,7 +180,7 @@ class TrainingEpochLoop:
                 step_args = (batch, batch_idx) if self._pass_batch_idx else (batch,)
                 if self._automatic:
                     outputs = self.automatic_optimization.run(
-                        trainer.optimizers[0], batch_idx, step_args, accumulating
+                        trainer.optimizers[0], batch_idx, self._epoch, step_args, accumulating
                     )
                 else:
                     outputs = self.manual_optimization.run(step_args)
