@@ -161,7 +161,8 @@ class Trainer(TrainerProperties):
         )
         self.val_check_interval = flags.batch_limit(val_check_interval, "val_check_interval")
         self.check_val_every_n_epoch = flags.check_val_every_n_epoch(
-            check_val_every_n_epoch, self.val_check_interval
+            check_val_every_n_epoch,
+            val_check_interval,  # the flag as given: None is not a float
         )
         self.val_check_batch: int | float = float("inf")
         self.num_sanity_val_steps = flags.num_sanity_val_steps(num_sanity_val_steps)

@@ -98,6 +98,12 @@ def test_int_interval_across_epochs_counts_batches(ns: Any) -> None:
     assert model.validations == [(0, 2), (1, 1), (2, 0), (2, 3)]
 
 
+def test_no_epoch_gate_with_the_default_interval(ns: Any) -> None:
+    model = counting_model(ns, train_batches=4)
+    ns.trainer(max_epochs=2, check_val_every_n_epoch=None, num_sanity_val_steps=0).fit(model)
+    assert model.validations == [(0, 3), (1, 3)]
+
+
 def test_int_interval_longer_than_the_epoch_is_an_error(ns: Any) -> None:
     with pytest.raises(
         ValueError, match="must be less than or equal to the number of the training"
