@@ -21,6 +21,7 @@ TRAINSPEC = {
     "precisions": ["32-true"],
     "strategies": ["auto", "single_device"],
     "profile": "2.x",
+    "deviations": "deviations.toml",  # next to this file
 }
 
 __all__ = [
