@@ -276,9 +276,8 @@ class LightningModule(DeviceDtypeModuleMixin, ModelHooks, DataHooks, CheckpointH
         ):
             raise MisconfigurationException(
                 f"You have set `Trainer(gradient_clip_val={trainer.gradient_clip_val!r})` and have"
-                " passed"
-                f" `clip_gradients(gradient_clip_val={gradient_clip_val!r})`. Please use only one"
-                " of them."
+                f" passed `clip_gradients(gradient_clip_val={gradient_clip_val!r})`. Please use"
+                " only one of them."
             )
         if gradient_clip_algorithm is None:
             gradient_clip_algorithm = trainer.gradient_clip_algorithm or "norm"
@@ -287,8 +286,8 @@ class LightningModule(DeviceDtypeModuleMixin, ModelHooks, DataHooks, CheckpointH
             if trainer.gradient_clip_algorithm not in (None, gradient_clip_algorithm):
                 raise MisconfigurationException(
                     "You have set"
-                    f" `Trainer(gradient_clip_algorithm={trainer.gradient_clip_algorithm!r})`"
-                    " and have passed"
+                    f" `Trainer(gradient_clip_algorithm={trainer.gradient_clip_algorithm!r})` and"
+                    " have passed"
                     f" `clip_gradients(gradient_clip_algorithm={gradient_clip_algorithm!r})`."
                     " Please use only one of them."
                 )
@@ -298,8 +297,8 @@ class LightningModule(DeviceDtypeModuleMixin, ModelHooks, DataHooks, CheckpointH
             )
         if gradient_clip_algorithm not in ("norm", "value"):
             raise MisconfigurationException(
-                f"`gradient_clip_algorithm` {gradient_clip_algorithm} is invalid."
-                " Allowed algorithms: ['value', 'norm']."
+                f"`gradient_clip_algorithm` {gradient_clip_algorithm} is invalid. Allowed"
+                " algorithms: ['value', 'norm']."
             )
         trainer.precision_plugin.clip_gradients(
             optimizer, gradient_clip_val, gradient_clip_algorithm
@@ -332,8 +331,8 @@ class LightningModule(DeviceDtypeModuleMixin, ModelHooks, DataHooks, CheckpointH
         """
         if self.automatic_optimization:
             raise MisconfigurationException(
-                "to use manual_backward, please disable automatic optimization:"
-                " set model property `automatic_optimization` as False"
+                "to use manual_backward, please disable automatic optimization: set model"
+                " property `automatic_optimization` as False"
             )
         self.trainer.strategy.backward(loss, None, *args, **kwargs)
 
@@ -401,25 +400,24 @@ class LightningModule(DeviceDtypeModuleMixin, ModelHooks, DataHooks, CheckpointH
         trainer = self._trainer
         if trainer is None:
             warn(
-                "You are trying to `self.log()` but the `self.trainer` reference is not registered"
-                " on the model yet. This is most likely because the model hasn't been passed to the"
-                " `Trainer`"
+                "You are trying to `self.log()` but the `self.trainer` reference is not"
+                " registered on the model yet. This is most likely because the model hasn't been"
+                " passed to the `Trainer`"
             )
             return
         if trainer.barebones:
             warn(
                 "You are trying to `self.log()` but `Trainer(barebones=True)` is configured."
-                " Logging"
-                " can impact raw speed so it is disabled under this setting."
+                " Logging can impact raw speed so it is disabled under this setting."
             )
             return
         fx = trainer._hooks.current_fx
         results = trainer._results
         if results is None:
             raise MisconfigurationException(
-                "You are trying to `self.log()` but the loop's result collection is not registered"
-                " yet. This is most likely because you are trying to log in a `predict` hook, but"
-                " it doesn't support logging"
+                "You are trying to `self.log()` but the loop's result collection is not"
+                " registered yet. This is most likely because you are trying to log in a"
+                " `predict` hook, but it doesn't support logging"
             )
         if fx is None:
             raise MisconfigurationException(
@@ -428,8 +426,8 @@ class LightningModule(DeviceDtypeModuleMixin, ModelHooks, DataHooks, CheckpointH
         rules = LOGGING_RULES.get(fx)
         if rules is None:
             raise MisconfigurationException(
-                f"You can't `self.log()` inside `{fx}`. HINT: You can still log directly to"
-                " the logger by using `self.logger.experiment`."
+                f"You can't `self.log()` inside `{fx}`. HINT: You can still log directly to the"
+                " logger by using `self.logger.experiment`."
             )
         default_on_step, default_on_epoch, may_log_on_step = rules
         on_step = default_on_step if on_step is None else on_step
@@ -437,20 +435,18 @@ class LightningModule(DeviceDtypeModuleMixin, ModelHooks, DataHooks, CheckpointH
         if not may_log_on_step and (on_step or not on_epoch):
             which = ("on_step", on_step, (False,)) if on_step else ("on_epoch", on_epoch, (True,))
             raise MisconfigurationException(
-                f"You can't `self.log({which[0]}={which[1]})` inside `{fx}`,"
-                f" must be one of {which[2]}."
+                f"You can't `self.log({which[0]}={which[1]})` inside `{fx}`, must be one of"
+                f" {which[2]}."
             )
         if add_dataloader_idx and "/dataloader_idx_" in name:
             raise MisconfigurationException(
                 f"You called `self.log` with the key `{name}` but it should not contain"
-                " information about"
-                " `dataloader_idx` when `add_dataloader_idx=True`"
+                " information about `dataloader_idx` when `add_dataloader_idx=True`"
             )
         if logger and not trainer.loggers:
             warn(
                 f"You called `self.log({name!r}, ..., logger=True)` but have no logger configured."
-                " You can"
-                " enable one by doing `Trainer(logger=ALogger(...))`"
+                " You can enable one by doing `Trainer(logger=ALogger(...))`"
             )
         value = to_logged_tensor(value, name, self.device, enable_graph)
         results.log(

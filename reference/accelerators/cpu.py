@@ -25,8 +25,7 @@ class CPUAccelerator(Accelerator):
         if isinstance(devices, bool) or not isinstance(devices, (int, str)):
             raise TypeError(
                 "`devices` selected with `CPUAccelerator` should be an int > 0 or a string of"
-                " digits,"
-                f" got {devices!r}"
+                f" digits, got {devices!r}"
             )
         if isinstance(devices, str):
             if not devices.strip().isdigit():

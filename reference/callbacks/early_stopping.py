@@ -127,8 +127,8 @@ class EarlyStopping(Callback):
         if logs.get(self.monitor) is not None:
             return True
         message = (
-            f"Early stopping conditioned on metric `{self.monitor}` which is not available."
-            " Pass in or modify your `EarlyStopping` callback to use any of the following:"
+            f"Early stopping conditioned on metric `{self.monitor}` which is not available. Pass"
+            " in or modify your `EarlyStopping` callback to use any of the following:"
             f" `{'`, `'.join(logs)}`"
         )
         if self.strict:
@@ -157,8 +157,8 @@ class EarlyStopping(Callback):
             should_stop = True
             self.stopping_reason = EarlyStoppingReason.NON_FINITE_METRIC
             reason = (
-                f"Monitored metric {self.monitor} = {current} is not finite."
-                f" Previous best value was {self.best_score:.3f}. Signaling Trainer to stop."
+                f"Monitored metric {self.monitor} = {current} is not finite. Previous best value"
+                f" was {self.best_score:.3f}. Signaling Trainer to stop."
             )
         elif self.stopping_threshold is not None and self.monitor_op(
             current, self.stopping_threshold
@@ -190,8 +190,9 @@ class EarlyStopping(Callback):
                 should_stop = True
                 self.stopping_reason = EarlyStoppingReason.PATIENCE_EXHAUSTED
                 reason = (
-                    f"Monitored metric {self.monitor} did not improve in the last {self.wait_count}"
-                    f" records. Best score: {self.best_score:.3f}. Signaling Trainer to stop."
+                    f"Monitored metric {self.monitor} did not improve in the last"
+                    f" {self.wait_count} records. Best score: {self.best_score:.3f}. Signaling"
+                    " Trainer to stop."
                 )
         return should_stop, reason
 

@@ -34,8 +34,7 @@ class _MetricsWriter:
         if os.path.isdir(log_dir) and os.listdir(log_dir):
             warnings.warn(
                 f"Experiment logs directory {log_dir} exists and is not empty. Previous log files"
-                " in"
-                " this directory will be deleted when the new ones are saved!",
+                " in this directory will be deleted when the new ones are saved!",
                 stacklevel=4,
             )
             if os.path.isfile(self.metrics_file_path):

@@ -150,8 +150,8 @@ class TensorBoardLogger(Logger):
             import warnings
 
             warnings.warn(
-                "Could not log computational graph to TensorBoard: `model.example_input_array`"
-                " is not set",
+                "Could not log computational graph to TensorBoard: `model.example_input_array` is"
+                " not set",
                 stacklevel=2,
             )
             return

@@ -112,15 +112,15 @@ class Hooks:
                 if in_module and warn:
                     warnings.warn(
                         f"You have overridden `{name}` in both `LightningModule` and"
-                        " `LightningDataModule`."
-                        " It will use the implementation from `LightningDataModule` instance.",
+                        " `LightningDataModule`. It will use the implementation from"
+                        " `LightningDataModule` instance.",
                         stacklevel=4,
                     )
             elif datamodule is not None and in_module and warn:
                 warnings.warn(
                     f"You have overridden `{name}` in `LightningModule` but have passed in a"
-                    " `LightningDataModule`. It will use the implementation from `LightningModule`"
-                    " instance.",
+                    " `LightningDataModule`. It will use the implementation from"
+                    " `LightningModule` instance.",
                     stacklevel=4,
                 )
             fn = getattr(owner, name, None)

@@ -61,14 +61,12 @@ def configure_callbacks(
     if len(bars) > 1:
         raise MisconfigurationException(
             "You added multiple progress bar callbacks to the Trainer, but currently only one"
-            " progress bar"
-            " is supported."
+            " progress bar is supported."
         )
     if bars and not enable_progress_bar:
         raise MisconfigurationException(
             "Trainer was configured with `enable_progress_bar=False` but found"
-            f" `{type(bars[0]).__name__}`"
-            " in callbacks list."
+            f" `{type(bars[0]).__name__}` in callbacks list."
         )
     if enable_progress_bar and not bars:
         callbacks.append(TQDMProgressBar())
@@ -98,8 +96,7 @@ def attach_model_callbacks(trainer: Trainer) -> None:
     if overridden:
         info(
             "The following callbacks returned in `LightningModule.configure_callbacks` will"
-            " override"
-            " existing callbacks passed to Trainer:"
+            " override existing callbacks passed to Trainer:"
             f" {', '.join(sorted(t.__name__ for t in overridden))}"
         )
     kept = [c for c in trainer.callbacks if type(c) not in overridden]
@@ -118,12 +115,10 @@ def check_state_keys(callbacks: list[Callback]) -> None:
         if key in seen:
             raise RuntimeError(
                 f"Found more than one stateful callback of type `{type(callback).__name__}`. In"
-                " the current"
-                " configuration, this callback does not support being saved alongside other"
-                " instances of the"
-                " same type. Please consult the documentation of `{type(callback).__name__}`"
-                " regarding valid"
-                " settings for the callback state to be checkpointable."
+                " the current configuration, this callback does not support being saved"
+                " alongside other instances of the same type. Please consult the documentation"
+                f" of `{type(callback).__name__}` regarding valid settings for the callback state"
+                " to be checkpointable."
             )
         seen.add(key)
 
@@ -136,8 +131,7 @@ def configure_loggers(logger: Any, default_root_dir: str) -> list[Logger]:
             return [TensorBoardLogger(save_dir=default_root_dir)]
         warn(
             "`logger=True` will use `CSVLogger` as the default logger, unless the `tensorboard`"
-            " package"
-            " is installed."
+            " package is installed."
         )
         return [CSVLogger(save_dir=default_root_dir)]
     if logger is False:
@@ -248,10 +242,8 @@ def verify_loop_configuration(trainer: Trainer) -> None:
         if callable(getattr(module, hook, None)):
             raise NotImplementedError(
                 f"Support for `{hook}` has been removed in v2.0.0. `{name}` implements this"
-                " method. You can"
-                f" use the `{replacement}` hook instead. To access outputs, save them in-memory as"
-                " instance"
-                " attributes."
+                f" method. You can use the `{replacement}` hook instead. To access outputs, save"
+                " them in-memory as instance attributes."
             )
 
     if fn == "fit":
@@ -280,16 +272,13 @@ def verify_loop_configuration(trainer: Trainer) -> None:
                 raise MisconfigurationException(
                     "Automatic gradient clipping is not supported for manual optimization. Remove"
                     f" `Trainer(gradient_clip_val={trainer.gradient_clip_val})` or switch to"
-                    " automatic"
-                    " optimization."
+                    " automatic optimization."
                 )
             if trainer.accumulate_grad_batches != 1:
                 raise MisconfigurationException(
                     "Automatic gradient accumulation is not supported for manual optimization."
-                    " Remove"
-                    f" `Trainer(accumulate_grad_batches={trainer.accumulate_grad_batches})` or"
-                    " switch to"
-                    " automatic optimization."
+                    f" Remove `Trainer(accumulate_grad_batches={trainer.accumulate_grad_batches})`"
+                    " or switch to automatic optimization."
                 )
     elif fn == "predict":
         if module.predict_step is None:
@@ -312,8 +301,7 @@ def verify_loop_configuration(trainer: Trainer) -> None:
         if is_overridden("configure_model", module, LightningModule):
             raise RuntimeError(
                 f"Both `{name}.configure_model`, and `{name}.configure_sharded_model` are"
-                " overridden. The"
-                " latter is deprecated and it should be replaced with the former."
+                " overridden. The latter is deprecated and it should be replaced with the former."
             )
         warnings.warn(
             f"You have overridden `{name}.configure_sharded_model` which is deprecated. Please"
@@ -331,7 +319,8 @@ def set_torch_flags(deterministic: bool | str | None, benchmark: bool | None) ->
         elif benchmark:
             warn(
                 "You passed `deterministic=True` and `benchmark=True`. Note that PyTorch ignores"
-                " torch.backends.cudnn.deterministic=True when torch.backends.cudnn.benchmark=True."
+                " torch.backends.cudnn.deterministic=True when"
+                " torch.backends.cudnn.benchmark=True."
             )
     if benchmark is not None:
         torch.backends.cudnn.benchmark = benchmark

@@ -39,12 +39,12 @@ def resolve_accelerator(flag: str | Accelerator) -> Accelerator:
         supported = ["auto", *accelerators.ACCELERATORS]
         if name in accelerators.KNOWN_UNSUPPORTED:
             raise MisconfigurationException(
-                f"`accelerator={flag!r}` is not supported by the reference trainer yet."
-                f" Supported: {_choices(supported)}."
+                f"`accelerator={flag!r}` is not supported by the reference trainer yet. Supported:"
+                f" {_choices(supported)}."
             )
         raise ValueError(
-            f"You selected an invalid accelerator name: `accelerator={flag!r}`."
-            f" Available names are: {_choices(supported)}."
+            f"You selected an invalid accelerator name: `accelerator={flag!r}`. Available names"
+            f" are: {_choices(supported)}."
         )
     if not cls.is_available():
         raise MisconfigurationException(f"`accelerator={flag!r}` is not available on this machine.")
@@ -58,8 +58,7 @@ def resolve_devices(flag: Any, accelerator: Accelerator) -> list[Any]:
     if len(devices) != 1:
         raise MisconfigurationException(
             f"`devices={flag!r}` asks for {len(devices)} devices, but the reference trainer runs"
-            " on a"
-            " single device. Supported: devices=1, '1' or 'auto'."
+            " on a single device. Supported: devices=1, '1' or 'auto'."
         )
     return devices
 
@@ -93,8 +92,8 @@ def resolve_precision(flag: Any, plugins: Any) -> Precision:
         ]
         if name in precision.KNOWN_UNSUPPORTED:
             raise MisconfigurationException(
-                f"`precision={flag!r}` is not supported by the reference trainer yet."
-                f" Supported: {_choices(supported)}."
+                f"`precision={flag!r}` is not supported by the reference trainer yet. Supported:"
+                f" {_choices(supported)}."
             )
         raise ValueError(
             f"Precision {flag!r} is invalid. Allowed precision values: {_choices(supported)}."
@@ -120,8 +119,8 @@ def resolve_strategy(
         supported = ["auto", *strategies.STRATEGIES]
         if name in strategies.KNOWN_UNSUPPORTED:
             raise MisconfigurationException(
-                f"`strategy={flag!r}` is not supported by the reference trainer yet."
-                f" Supported: {_choices(supported)}."
+                f"`strategy={flag!r}` is not supported by the reference trainer yet. Supported:"
+                f" {_choices(supported)}."
             )
         raise ValueError(
             f"You selected an invalid strategy name: `strategy={flag!r}`. Supported:"

@@ -75,8 +75,8 @@ def check_iterable(dataloader: Any, source: DataSource, fn: str) -> None:
     prefix = "train_" if fn == "fit" else ""
     if not source.is_module():
         raise TypeError(
-            f"An invalid dataloader was passed to `Trainer.{fn}({prefix}dataloaders=...)`."
-            f" Found {dataloader}."
+            f"An invalid dataloader was passed to `Trainer.{fn}({prefix}dataloaders=...)`. Found"
+            f" {dataloader}."
         )
     raise TypeError(
         "An invalid dataloader was returned from"
@@ -98,8 +98,8 @@ def num_batches(dataloader: Any, limit: int | float, prefix: str) -> int | float
     length = sized_len(dataloader)
     if length == 0:
         warn(
-            f"Total length of `{type(dataloader).__name__}` across ranks is zero."
-            f" Please make sure this was your intention: no {prefix} batches will run."
+            f"Total length of `{type(dataloader).__name__}` across ranks is zero. Please make sure"
+            f" this was your intention: no {prefix} batches will run."
         )
         return 0
     if length is None:
@@ -108,8 +108,7 @@ def num_batches(dataloader: Any, limit: int | float, prefix: str) -> int | float
         if limit != 1.0:
             raise MisconfigurationException(
                 f"When using an `IterableDataset`, `Trainer(limit_{prefix}_batches)` must be `1.0`"
-                " or an int."
-                f" An int specifies `num_{prefix}_batches` to use."
+                f" or an int. An int specifies `num_{prefix}_batches` to use."
             )
         return float("inf")
     if isinstance(limit, int):
@@ -118,8 +117,7 @@ def num_batches(dataloader: Any, limit: int | float, prefix: str) -> int | float
     if batches == 0 and limit > 0.0:
         raise MisconfigurationException(
             f"You requested to check {limit} of the `{prefix}_dataloader` but {limit} * {length} <"
-            " 1."
-            f" Please increase the `limit_{prefix}_batches` argument. Try at least"
+            f" 1. Please increase the `limit_{prefix}_batches` argument. Try at least"
             f" `limit_{prefix}_batches={1.0 / length}`"
         )
     return batches

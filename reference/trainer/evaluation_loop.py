@@ -52,10 +52,8 @@ def verify_dataloader_idx(module: Any, hooks: tuple[str, ...], several: bool, pr
         if not several and present and required_parameter(fn, "dataloader_idx"):
             raise RuntimeError(
                 f"You provided only a single `{prefix}_dataloader`, but have included"
-                " `dataloader_idx` in"
-                f" `{type(module).__name__}.{hook}()`. Either remove the argument or give it a"
-                " default"
-                " value i.e. `dataloader_idx=0`."
+                f" `dataloader_idx` in `{type(module).__name__}.{hook}()`. Either remove the"
+                " argument or give it a default value i.e. `dataloader_idx=0`."
             )
 
 

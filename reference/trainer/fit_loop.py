@@ -155,9 +155,8 @@ class FitLoop:
         ):
             warn(
                 f"The number of training batches ({self.max_batches}) is smaller than the logging"
-                " interval"
-                f" Trainer(log_every_n_steps={trainer.log_every_n_steps}). Set a lower value for"
-                " log_every_n_steps if you want to see logs for the training epoch.",
+                f" interval Trainer(log_every_n_steps={trainer.log_every_n_steps}). Set a lower"
+                " value for log_every_n_steps if you want to see logs for the training epoch.",
                 PossibleUserWarning,
             )
 
@@ -174,19 +173,16 @@ class FitLoop:
             ):
                 raise ValueError(
                     f" `val_check_interval` ({interval}) must be less than or equal to the number"
-                    " of the"
-                    f" training batches ({self.max_batches}). If you want to disable validation set"
-                    " `limit_val_batches` to 0.0 instead. If you want to validate based on the"
-                    " total training"
-                    " batches, set `check_val_every_n_epoch=None`."
+                    f" of the training batches ({self.max_batches}). If you want to disable"
+                    " validation set `limit_val_batches` to 0.0 instead. If you want to validate"
+                    " based on the total training batches, set `check_val_every_n_epoch=None`."
                 )
         elif self.max_batches == float("inf"):
             if interval != 1.0:
                 raise MisconfigurationException(
                     "When using an IterableDataset for `train_dataloader`,"
-                    " `Trainer(val_check_interval)` must"
-                    " be `1.0` or an int. An int k specifies checking validation every k training"
-                    " batches."
+                    " `Trainer(val_check_interval)` must be `1.0` or an int. An int k specifies"
+                    " checking validation every k training batches."
                 )
             trainer.val_check_batch = float("inf")
         else:
@@ -207,10 +203,8 @@ class FitLoop:
         if eval_modules:
             warn(
                 f"Found {len(eval_modules)} module(s) in eval mode at the start of training. This"
-                " may lead"
-                " to unexpected behavior during training. If this is intentional, you can ignore"
-                " this"
-                " warning.",
+                " may lead to unexpected behavior during training. If this is intentional, you"
+                " can ignore this warning.",
                 PossibleUserWarning,
             )
         trainer._hooks.event("on_train_start")

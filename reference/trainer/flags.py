@@ -164,8 +164,7 @@ def loop_limits(
         if max_steps == -1:
             warn(
                 "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch"
-                " limit,"
-                " set `max_epochs=-1`.",
+                " limit, set `max_epochs=-1`.",
                 PossibleUserWarning,
             )
             max_epochs = 1000

@@ -199,8 +199,8 @@ class ManualOptimization:
                 outputs["loss"] = outputs["loss"].detach()
             return outputs
         raise MisconfigurationException(
-            "In manual optimization, `training_step` must either return a Tensor or have no return."
-            f" It returned {type(output).__name__}."
+            "In manual optimization, `training_step` must either return a Tensor or have no"
+            f" return. It returned {type(output).__name__}."
         )
 
     def state_dict(self) -> dict[str, Any]:

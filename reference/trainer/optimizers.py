@@ -189,8 +189,8 @@ def scheduler_configs_automatic(
                 and scheduler.get("interval", "epoch") == "epoch"
             ):
                 warnings.warn(
-                    "A `OneCycleLR` scheduler is using 'interval': 'epoch'. Are you sure you didn't"
-                    " mean 'interval': 'step'?",
+                    "A `OneCycleLR` scheduler is using 'interval': 'epoch'. Are you sure you"
+                    " didn't mean 'interval': 'step'?",
                     RuntimeWarning,
                     stacklevel=4,
                 )
@@ -199,8 +199,7 @@ def scheduler_configs_automatic(
             if monitor is None:
                 raise MisconfigurationException(
                     "`configure_optimizers` must include a monitor when a `ReduceLROnPlateau`"
-                    " scheduler is used."
-                    " For example:"
+                    " scheduler is used. For example:"
                     ' {"optimizer": optimizer, "lr_scheduler": scheduler,'
                     ' "monitor": "metric_to_track"}'
                 )
@@ -219,8 +218,8 @@ def scheduler_configs_manual(schedulers: list[Any]) -> list[LRSchedulerConfig]:
             if ignored:
                 warnings.warn(
                     f"The lr scheduler dict contains the key(s) {ignored}, but the keys will be"
-                    " ignored."
-                    " You need to call `lr_scheduler.step()` manually in manual optimization.",
+                    " ignored. You need to call `lr_scheduler.step()` manually in manual"
+                    " optimization.",
                     RuntimeWarning,
                     stacklevel=4,
                 )
@@ -258,19 +257,16 @@ def _validate(model: Any, optimizers: list[Any], configs: list[LRSchedulerConfig
     if is_param_in_hook_signature(model.training_step, "optimizer_idx", explicit=True):
         raise RuntimeError(
             "Training with multiple optimizers is only supported with manual optimization. Remove"
-            " the"
-            " `optimizer_idx` argument from `training_step`, set `self.automatic_optimization ="
-            " False` and"
-            " access your optimizers in `training_step` with `opt1, opt2, ... = self.optimizers()`."
+            " the `optimizer_idx` argument from `training_step`, set `self.automatic_optimization"
+            " = False` and access your optimizers in `training_step` with `opt1, opt2, ... ="
+            " self.optimizers()`."
         )
     if model.automatic_optimization and len(optimizers) > 1:
         raise RuntimeError(
             f"`configure_optimizers` returned {len(optimizers)} optimizers, but training with"
-            " multiple"
-            " optimizers is only supported with manual optimization. Set"
-            " `self.automatic_optimization ="
-            " False`, then access your optimizers in `training_step` with `opt1, opt2, ... ="
-            " self.optimizers()`."
+            " multiple optimizers is only supported with manual optimization. Set"
+            " `self.automatic_optimization = False`, then access your optimizers in"
+            " `training_step` with `opt1, opt2, ... = self.optimizers()`."
         )
     for config in configs:
         scheduler = config.scheduler
@@ -284,8 +280,8 @@ def _validate(model: Any, optimizers: list[Any], configs: list[LRSchedulerConfig
             and callable(getattr(scheduler, "load_state_dict", None))
         ):
             raise TypeError(
-                f"The provided lr scheduler `{type(scheduler).__name__}` is invalid."
-                " It should have `state_dict` and `load_state_dict` methods defined."
+                f"The provided lr scheduler `{type(scheduler).__name__}` is invalid. It should"
+                " have `state_dict` and `load_state_dict` methods defined."
             )
         if (
             not isinstance(scheduler, (LRScheduler, ReduceLROnPlateau))
@@ -294,8 +290,6 @@ def _validate(model: Any, optimizers: list[Any], configs: list[LRSchedulerConfig
         ):
             raise MisconfigurationException(
                 f"The provided lr scheduler `{type(scheduler).__name__}` doesn't follow PyTorch's"
-                " LRScheduler"
-                " API. You should override the `LightningModule.lr_scheduler_step` hook with your"
-                " own logic if"
-                " you are using a custom LR scheduler."
+                " LRScheduler API. You should override the `LightningModule.lr_scheduler_step`"
+                " hook with your own logic if you are using a custom LR scheduler."
             )

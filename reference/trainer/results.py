@@ -288,8 +288,7 @@ def to_logged_tensor(value: Any, name: str, device: torch.device, enable_graph: 
         if value.numel() != 1:
             raise ValueError(
                 f"`self.log({name}, {value})` was called, but the tensor must have a single"
-                " element."
-                f" You can try doing `self.log({name}, {value}.mean())`"
+                f" element. You can try doing `self.log({name}, {value}.mean())`"
             )
         if value.dim():
             value = value.squeeze()
@@ -297,8 +296,8 @@ def to_logged_tensor(value: Any, name: str, device: torch.device, enable_graph: 
         if dtype is not torch.float32 and dtype is not torch.float64:
             if not value.is_floating_point():
                 warnings.warn(
-                    f"You called `self.log({name!r}, ...)` but the value needs to be floating to be"
-                    f" reduced. Converting it to {default_float_dtype()}.",
+                    f"You called `self.log({name!r}, ...)` but the value needs to be floating to"
+                    f" be reduced. Converting it to {default_float_dtype()}.",
                     stacklevel=4,
                 )
             value = value.to(default_float_dtype())
@@ -321,14 +320,13 @@ def extract_batch_size(batch: Any) -> int:
     sizes = list(_batch_sizes(batch))
     if not sizes:
         raise MisconfigurationException(
-            "We could not infer the batch_size from the batch. Either simplify its structure"
-            " or provide the batch_size as `self.log(..., batch_size=batch_size)`."
+            "We could not infer the batch_size from the batch. Either simplify its structure or"
+            " provide the batch_size as `self.log(..., batch_size=batch_size)`."
         )
     if any(size != sizes[0] for size in sizes[1:]):
         warnings.warn(
             "Trying to infer the `batch_size` from an ambiguous collection. The batch size we"
-            " found is"
-            f" {sizes[0]}. To avoid any miscalculations, use `self.log(...,"
+            f" found is {sizes[0]}. To avoid any miscalculations, use `self.log(...,"
             " batch_size=batch_size)`.",
             stacklevel=5,
         )

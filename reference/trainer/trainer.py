@@ -117,8 +117,8 @@ class Trainer(TrainerProperties):
             )
             if num_sanity_val_steps:
                 raise ValueError(
-                    f"`Trainer(barebones=True, num_sanity_val_steps={num_sanity_val_steps!r})`"
-                    " was passed. Barebones mode turns the sanity check off."
+                    f"`Trainer(barebones=True, num_sanity_val_steps={num_sanity_val_steps!r})` was"
+                    " passed. Barebones mode turns the sanity check off."
                 )
             num_sanity_val_steps = 0
         self.barebones = barebones
@@ -380,8 +380,8 @@ class Trainer(TrainerProperties):
     def _refuse_checkpoint(ckpt_path: Any) -> None:
         if ckpt_path is not None:
             raise NotImplementedError(
-                f"`ckpt_path={ckpt_path!r}`: resuming from or loading checkpoints {_NOT_YET}"
-                " (it arrives with the checkpointing issue). Pass ckpt_path=None."
+                f"`ckpt_path={ckpt_path!r}`: resuming from or loading checkpoints {_NOT_YET} (it"
+                " arrives with the checkpointing issue). Pass ckpt_path=None."
             )
 
     def _start(self, fn: TrainerFn, stage: RunningStage) -> None:

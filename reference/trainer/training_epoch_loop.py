@@ -105,8 +105,8 @@ class TrainingEpochLoop:
                 return True
             self._warnings.info(
                 "Trainer was signaled to stop but the required"
-                f" `min_epochs={trainer.fit_loop.min_epochs!r}` or"
-                f" `min_steps={self.min_steps!r}` has not been met. Training will continue..."
+                f" `min_epochs={trainer.fit_loop.min_epochs!r}` or `min_steps={self.min_steps!r}`"
+                " has not been met. Training will continue..."
             )
         return False
 
@@ -269,8 +269,8 @@ class TrainingEpochLoop:
                     if config.strict:
                         raise MisconfigurationException(
                             f"ReduceLROnPlateau conditioned on metric {config.monitor} which is"
-                            f" not available. Available metrics are: {available}. Condition can"
-                            " be set using `monitor` key in lr scheduler dict"
+                            f" not available. Available metrics are: {available}. Condition can be"
+                            " set using `monitor` key in lr scheduler dict"
                         )
                     self._warnings.warn(
                         f"ReduceLROnPlateau conditioned on metric {config.monitor} which is not"
