@@ -18,7 +18,9 @@ dispatching, which saves a Python call per silent event per batch.
 
 from __future__ import annotations
 
+import sys
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from reference.callbacks.callback import Callback
@@ -296,6 +298,26 @@ def configure_model(trainer: Trainer) -> None:
             trainer.precision_plugin.module_init_context(),
         ):
             trainer._hooks.module("configure_model")
+
+
+def run_and_handle_interrupt(trainer: Trainer, run: Callable[..., Any], *args: Any) -> Any:
+    """Run an entry point; on any exception tell callbacks (``on_exception``) and clean up.
+
+    As in Lightning, Ctrl+C shuts down gracefully and exits with status 1; any other exception
+    propagates after the clean-up.
+    """
+    try:
+        return run(*args)
+    except KeyboardInterrupt as exception:
+        print("\nDetected KeyboardInterrupt, attempting graceful shutdown ...", file=sys.stderr)
+        interrupt(trainer, exception)
+        trainer._teardown()
+        sys.exit(1)
+    except BaseException as exception:
+        interrupt(trainer, exception)
+        trainer._teardown()
+        trainer.state.stage = None
+        raise
 
 
 def interrupt(trainer: Trainer, exception: BaseException) -> None:

@@ -14,6 +14,28 @@ from typing import Any
 from reference.utilities.exceptions import MisconfigurationException
 from reference.utilities.warnings import PossibleUserWarning, info, warn
 
+NOT_YET = "is not supported by the reference trainer yet"
+
+
+def refuse_unsupported(**flags: Any) -> None:
+    """Lightning flags the reference does not implement: only their "off" value is accepted."""
+    off = {"max_time": None, "profiler": None, "overfit_batches": 0, "model_registry": None}
+    for name, value in flags.items():
+        if value != off[name]:
+            raise NotImplementedError(
+                f"`Trainer({name}={value!r})` {NOT_YET}; leave it at {off[name]!r}."
+            )
+
+
+def check_barebones(**flags: Any) -> None:
+    """``barebones=True`` turns these off; asking for one of them as well is an error."""
+    for name, value in flags.items():
+        if value:
+            raise ValueError(
+                f"`Trainer(barebones=True, {name}={value!r})` was passed. Barebones mode turns"
+                f" {name} off."
+            )
+
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)

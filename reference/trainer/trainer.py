@@ -19,14 +19,13 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import torch
 
-from reference.trainer import call, configuration, flags
+from reference.trainer import arguments, call, configuration, flags
 from reference.trainer.connector import build_strategy
 from reference.trainer.evaluation_loop import EvaluationLoop
 from reference.trainer.fit_loop import FitLoop
@@ -34,11 +33,10 @@ from reference.trainer.logger_connector import LoggerConnector, to_scalars
 from reference.trainer.prediction_loop import PredictionLoop
 from reference.trainer.properties import TrainerProperties
 from reference.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
-from reference.utilities.exceptions import MisconfigurationException
 from reference.utilities.seed import isolate_rng
 from reference.utilities.warnings import WarnOnce
 
-_NOT_YET = "is not supported by the reference trainer yet"
+_NOT_YET = flags.NOT_YET
 
 
 class Trainer(TrainerProperties):
@@ -87,39 +85,21 @@ class Trainer(TrainerProperties):
         enable_autolog_hparams: bool = True,
         model_registry: str | None = None,
     ) -> None:
-        for name, value, off in (
-            ("max_time", max_time, None),
-            ("profiler", profiler, None),
-            ("overfit_batches", overfit_batches, 0),
-            ("model_registry", model_registry, None),
-        ):
-            if value != off:
-                raise NotImplementedError(
-                    f"`Trainer({name}={value!r})` {_NOT_YET}; leave it at {off!r}."
-                )
-        if barebones:
-            for name, value in (
-                ("logger", logger),
-                ("enable_checkpointing", enable_checkpointing),
-                ("enable_progress_bar", enable_progress_bar),
-                ("enable_model_summary", enable_model_summary),
-            ):
-                if value:
-                    raise ValueError(
-                        f"`Trainer(barebones=True, {name}={value!r})` was passed. Barebones mode"
-                        f" turns {name} off."
-                    )
-            logger, enable_checkpointing, enable_progress_bar, enable_model_summary = (
-                False,
-                False,
-                False,
-                False,
+        flags.refuse_unsupported(
+            max_time=max_time,
+            profiler=profiler,
+            overfit_batches=overfit_batches,
+            model_registry=model_registry,
+        )
+        if barebones:  # everything that costs speed is off (and asking for it is an error)
+            flags.check_barebones(
+                logger=logger,
+                enable_checkpointing=enable_checkpointing,
+                enable_progress_bar=enable_progress_bar,
+                enable_model_summary=enable_model_summary,
+                num_sanity_val_steps=num_sanity_val_steps,
             )
-            if num_sanity_val_steps:
-                raise ValueError(
-                    f"`Trainer(barebones=True, num_sanity_val_steps={num_sanity_val_steps!r})` was"
-                    " passed. Barebones mode turns the sanity check off."
-                )
+            logger = enable_checkpointing = enable_progress_bar = enable_model_summary = False
             num_sanity_val_steps = 0
         self.barebones = barebones
         self.strategy = build_strategy(
@@ -132,9 +112,7 @@ class Trainer(TrainerProperties):
         )
 
         # ---- loop flags (facts §2.1)
-        self.fit_loop = FitLoop(
-            self, min_epochs=min_epochs, max_epochs=flags.max_epochs(max_epochs)
-        )
+        self.fit_loop = FitLoop(self, max_epochs=flags.max_epochs(max_epochs))
         self.fit_loop.epoch_loop.max_steps = flags.max_steps(max_steps)
         self.fit_loop.epoch_loop.min_steps = flags.non_negative_int(
             min_steps, "min_steps", allow_none=True
@@ -227,26 +205,18 @@ class Trainer(TrainerProperties):
         """Train ``model`` on dataloaders passed here, from ``datamodule``, or from its own
         hooks.
         """
-        from reference.datamodule import LightningDataModule
-
-        self._check_model(model, "fit")
-        self._refuse_checkpoint(ckpt_path)
+        arguments.check_model(model, "fit")
+        arguments.refuse_checkpoint(ckpt_path)
         self.strategy.connect(model)
         self._start(TrainerFn.FITTING, RunningStage.TRAINING)
         self.should_stop = False
-        if isinstance(train_dataloaders, LightningDataModule):
-            datamodule, train_dataloaders = train_dataloaders, None
-        if (
-            train_dataloaders is not None or val_dataloaders is not None
-        ) and datamodule is not None:
-            raise MisconfigurationException(
-                "You cannot pass `train_dataloader` or `val_dataloaders` to"
-                " `trainer.fit(datamodule=...)`"
-            )
+        train_dataloaders, val_dataloaders, datamodule = arguments.fit_data(
+            train_dataloaders, val_dataloaders, datamodule
+        )
         configuration.attach_data(
             self, model, train=train_dataloaders, val=val_dataloaders, datamodule=datamodule
         )
-        self._call_and_handle_interrupt(self._run, model)
+        call.run_and_handle_interrupt(self, self._run, model)
         self.training = False
 
     def validate(
@@ -303,22 +273,15 @@ class Trainer(TrainerProperties):
         """Run ``predict_step`` on every batch; returns the outputs (a list per dataloader if
         several).
         """
-        from reference.datamodule import LightningDataModule
-
-        model = self._resolve_model(model, "predict")
-        self._refuse_checkpoint(ckpt_path)
+        model = arguments.resolve_model(self, model, "predict")
+        arguments.refuse_checkpoint(ckpt_path)
         self._start(TrainerFn.PREDICTING, RunningStage.PREDICTING)
         self.predict_loop.return_predictions = (
             True if return_predictions is None else return_predictions
         )
-        if isinstance(dataloaders, LightningDataModule):
-            datamodule, dataloaders = dataloaders, None
-        if dataloaders is not None and datamodule is not None:
-            raise MisconfigurationException(
-                "You cannot pass both `trainer.predict(dataloaders=..., datamodule=...)`"
-            )
+        dataloaders, datamodule = arguments.eval_data(dataloaders, datamodule, "predict")
         configuration.attach_data(self, model, predict=dataloaders, datamodule=datamodule)
-        results = self._call_and_handle_interrupt(self._run, model)
+        results = call.run_and_handle_interrupt(self, self._run, model)
         self.predicting = False
         return results
 
@@ -333,18 +296,11 @@ class Trainer(TrainerProperties):
         verbose: bool,
         datamodule: Any,
     ) -> list[dict[str, float]]:
-        from reference.datamodule import LightningDataModule
-
-        model = self._resolve_model(model, str(fn))
-        self._refuse_checkpoint(ckpt_path)
+        model = arguments.resolve_model(self, model, str(fn))
+        arguments.refuse_checkpoint(ckpt_path)
         self._start(fn, stage)
         loop.verbose = verbose
-        if isinstance(dataloaders, LightningDataModule):
-            datamodule, dataloaders = dataloaders, None
-        if dataloaders is not None and datamodule is not None:
-            raise MisconfigurationException(
-                f"You cannot pass both `trainer.{fn}(dataloaders=..., datamodule=...)`"
-            )
+        dataloaders, datamodule = arguments.eval_data(dataloaders, datamodule, str(fn))
         configuration.attach_data(
             self,
             model,
@@ -352,57 +308,14 @@ class Trainer(TrainerProperties):
             test=dataloaders if fn == TrainerFn.TESTING else None,
             datamodule=datamodule,
         )
-        results = self._call_and_handle_interrupt(self._run, model)
+        results = call.run_and_handle_interrupt(self, self._run, model)
         self._set_stage(stage, False)
         return [to_scalars(result) for result in results]
-
-    def _check_model(self, model: Any, fn: str) -> None:
-        from reference.module import LightningModule
-
-        if not isinstance(model, LightningModule):
-            raise TypeError(
-                f"`Trainer.{fn}()` requires a `LightningModule`, got: {type(model).__qualname__}"
-            )
-
-    def _resolve_model(self, model: Any, fn: str) -> Any:
-        if model is None:
-            if self.lightning_module is None:
-                raise TypeError(
-                    f"`Trainer.{fn}()` requires a `LightningModule` when it hasn't been passed in"
-                    " a previous run"
-                )
-            return self.lightning_module
-        self._check_model(model, fn)
-        self.strategy.connect(model)
-        return model
-
-    @staticmethod
-    def _refuse_checkpoint(ckpt_path: Any) -> None:
-        if ckpt_path is not None:
-            raise NotImplementedError(
-                f"`ckpt_path={ckpt_path!r}`: resuming from or loading checkpoints {_NOT_YET} (it"
-                " arrives with the checkpointing issue). Pass ckpt_path=None."
-            )
 
     def _start(self, fn: TrainerFn, stage: RunningStage) -> None:
         self.state.fn = fn
         self.state.status = TrainerStatus.RUNNING
         self.state.stage = stage
-
-    def _call_and_handle_interrupt(self, run: Callable[..., Any], *args: Any) -> Any:
-        """Run an entry point; on any exception tell callbacks (``on_exception``) and clean up."""
-        try:
-            return run(*args)
-        except KeyboardInterrupt as exception:
-            print("\nDetected KeyboardInterrupt, attempting graceful shutdown ...", file=sys.stderr)
-            call.interrupt(self, exception)
-            self._teardown()
-            sys.exit(1)
-        except BaseException as exception:
-            call.interrupt(self, exception)
-            self._teardown()
-            self.state.stage = None
-            raise
 
     # ------------------------------------------------------------------------------ a run
     def _run(self, model: Any) -> Any:
