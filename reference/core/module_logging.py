@@ -84,7 +84,7 @@ class LoggingMixin:
         The hook calling it decides the defaults: per-step in training hooks, per-epoch (mean
         over batches, weighted by batch size) in evaluation hooks and epoch hooks.
         """
-        from reference.trainer.results import parse_reduce_fx, to_logged_tensor
+        from reference.trainer.results import parse_reduce_fx, to_logged_value
 
         trainer = self._trainer
         if trainer is None:
@@ -137,7 +137,7 @@ class LoggingMixin:
                 f"You called `self.log({name!r}, ..., logger=True)` but have no logger configured."
                 " You can enable one by doing `Trainer(logger=ALogger(...))`"
             )
-        value = to_logged_tensor(value, name, self.device, enable_graph)
+        value = to_logged_value(value, name, self.device, enable_graph)
         results.log(
             fx,
             name,

@@ -85,11 +85,23 @@ class MetricMeta:
         return name, forked
 
 
+def is_metric_object(value: Any) -> bool:
+    """A ``torchmetrics.Metric`` (or anything with its protocol): it reduces itself."""
+    return all(
+        callable(getattr(value, name, None)) for name in ("update", "compute", "reset")
+    ) and hasattr(value, "_forward_cache")
+
+
 class LoggedMetric:
-    """One logged key: its latest step value and its running epoch reduction."""
+    """One logged key: its latest step value and its running epoch reduction.
+
+    A logged ``torchmetrics.Metric`` reduces itself: its step value is the result of its last
+    forward call, its epoch value ``compute()``, and it is ``reset()`` with the epoch.
+    """
 
     __slots__ = (
         "meta",
+        "metric_object",
         "step_value",
         "updated",
         "_pending",
@@ -101,6 +113,7 @@ class LoggedMetric:
 
     def __init__(self, meta: MetricMeta) -> None:
         self.meta = meta
+        self.metric_object: Any = None
         self.step_value: Tensor | None = None
         self.updated = False  # False after a reset until the key is logged again
         self._pending: list[Tensor] = []
@@ -111,6 +124,10 @@ class LoggedMetric:
 
     def update(self, value: Tensor, batch_size: int) -> None:
         self.updated = True
+        if not isinstance(value, Tensor):  # a Metric object
+            self.metric_object, self._computed = value, None
+            self.step_value = value._forward_cache
+            return
         if self.meta.on_step:
             self.step_value = value
         if self.meta.on_epoch:
@@ -154,6 +171,8 @@ class LoggedMetric:
         """The reduction over every value logged since the last reset (cached until the next
         log).
         """
+        if self._computed is None and self.metric_object is not None:
+            self._computed = self.metric_object.compute()
         if self._computed is None:
             self._flush()
             if self._total is None:
@@ -164,6 +183,8 @@ class LoggedMetric:
         return self._computed
 
     def reset(self) -> None:
+        if self.metric_object is not None:
+            self.metric_object.reset()
         self.updated = False
         self.step_value = None
         self._pending, self._weights = [], []
@@ -231,7 +252,7 @@ class ResultCollection(dict):
                     f"You called `self.log({name}, ...)` twice in `{fx}` with different arguments."
                     " This is not allowed"
                 )
-        if on_epoch and batch_size is None and reduce == "mean":
+        if on_epoch and batch_size is None and reduce == "mean" and isinstance(value, Tensor):
             batch_size = self._batch_size()
         metric.update(value, batch_size or 1)
 
@@ -280,8 +301,8 @@ class ResultCollection(dict):
             metric.reset()
 
 
-def to_logged_tensor(value: Any, name: str, device: torch.device, enable_graph: bool) -> Tensor:
-    """Validate one ``self.log`` value and turn it into a detached scalar tensor."""
+def to_logged_value(value: Any, name: str, device: torch.device, enable_graph: bool) -> Any:
+    """Validate one ``self.log`` value: a detached scalar tensor, or a Metric object as it is."""
     if isinstance(value, Tensor):
         if not enable_graph:
             value = value.detach()
@@ -305,6 +326,8 @@ def to_logged_tensor(value: Any, name: str, device: torch.device, enable_graph: 
         return value.clone()
     if isinstance(value, numbers.Number) and not isinstance(value, complex):
         return torch.tensor(value, device=device, dtype=default_float_dtype())
+    if is_metric_object(value):
+        return value
     if isinstance(value, Mapping):
         raise ValueError(
             f"`self.log({name}, {value})` was called, but nested dictionaries cannot be logged"

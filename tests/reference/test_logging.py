@@ -267,3 +267,34 @@ def test_logged_tensor_is_copied(make_trainer: Any) -> None:
     trainer.callbacks.append(Spy())
     trainer.fit(logging_model(L, train=train))
     assert seen == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_logging_a_torchmetrics_metric(ns: Any) -> None:
+    torchmetrics = pytest.importorskip("torchmetrics")
+
+    class Model(ns.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+            self.total = torchmetrics.SumMetric()
+            self.epoch_sums: list[float] = []
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            self.total(torch.tensor(float(batch_idx)))  # forward: updates and caches this step
+            self.log("total", self.total, on_step=True, on_epoch=True)
+            return self.layer(batch).sum()
+
+        def on_train_epoch_end(self) -> None:
+            self.epoch_sums.append(float(self.trainer.callback_metrics["total_epoch"]))
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.0)
+
+        def train_dataloader(self) -> DataLoader:
+            return DataLoader(torch.ones(4, 4))
+
+    model = Model()
+    trainer = ns.trainer(max_epochs=2, limit_val_batches=0)
+    trainer.fit(model)
+    assert model.epoch_sums == [6.0, 6.0]  # compute() per epoch, reset between epochs
+    assert float(trainer.callback_metrics["total_step"]) == 3.0
