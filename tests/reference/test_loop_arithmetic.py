@@ -269,3 +269,25 @@ def test_unsized_loader_rejects_float_limits(ns: Any) -> None:
     model.train_dataloader = lambda: DataLoader(Stream())
     with pytest.raises(Exception, match="must be `1.0` or an int"):
         ns.trainer(max_epochs=1, limit_train_batches=0.5).fit(model)
+
+
+def test_fitting_again_continues_from_the_loop_state(ns: Any) -> None:
+    model = counting_model(ns, train_batches=2)
+    trainer = ns.trainer(max_epochs=2, limit_val_batches=0)
+    trainer.fit(model)
+    trainer.fit(model)  # max_epochs already reached: nothing more happens
+    assert (trainer.current_epoch, trainer.global_step) == (2, 4)
+    trainer.fit_loop.max_epochs = 4
+    trainer.fit(model)
+    assert (trainer.current_epoch, trainer.global_step) == (4, 8)
+    assert [epoch for epoch, _ in model.train_batches] == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_should_stop_before_training_skips_every_epoch(ns: Any) -> None:
+    def on_fit_start(self: Any) -> None:
+        self.trainer.should_stop = True
+
+    model = counting_model(ns, on_fit_start=on_fit_start)
+    trainer = ns.trainer(max_epochs=3, num_sanity_val_steps=0)
+    trainer.fit(model)
+    assert model.train_batches == [] and trainer.current_epoch == 0
