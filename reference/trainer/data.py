@@ -161,6 +161,17 @@ class BatchIterator:
             self._ahead = self._fetch()
             self.done = self._ahead is _END
 
+    def close(self) -> None:
+        """Let go of the dataloader iterator now, stopping its worker processes."""
+        shutdown = getattr(self._iterator, "_shutdown_workers", None)
+        if callable(shutdown):
+            shutdown()
+            # a DataLoader with persistent workers caches its iterator: drop the dead one too
+            if getattr(self.iterable, "_iterator", None) is self._iterator:
+                self.iterable._iterator = None
+        self._iterator = None
+        self._ahead = _END
+
     def _fetch(self) -> Any:
         try:
             batch = next(self._iterator)  # type: ignore[arg-type]

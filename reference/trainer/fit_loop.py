@@ -242,6 +242,11 @@ class FitLoop:
         trainer._hooks.event("on_train_end")
         trainer.strategy.on_train_end()
 
+    def teardown(self) -> None:
+        """After a run: an epoch cut short (max_steps, should_stop) leaves workers running."""
+        if self._batches is not None:
+            self._batches.close()
+
     # ---------------------------------------------------------------- checkpoint seams
     def state_dict(self) -> dict[str, Any]:
         return {

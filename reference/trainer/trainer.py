@@ -390,6 +390,7 @@ class Trainer(TrainerProperties):
 
     def _teardown(self) -> None:
         self.strategy.teardown()
+        self.fit_loop.teardown()
         for loop in (self.fit_loop.epoch_loop.val_loop, self.validate_loop, self.test_loop):
             loop._results.batch = None
 

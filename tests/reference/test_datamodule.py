@@ -130,3 +130,19 @@ def test_dataloaders_reload_every_n_epochs(make_trainer: Any) -> None:
     )
     assert dm.calls.count("train_dataloader") == 2
     assert dm.calls.count("val_dataloader") == 2
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_worker_processes_stop_when_fit_ends_early(make_trainer: Any, persistent: bool) -> None:
+    import multiprocessing
+
+    loader = DataLoader(
+        RandomDataset(32), batch_size=2, num_workers=2, persistent_workers=persistent
+    )
+    trainer = make_trainer(max_steps=2, limit_val_batches=0)
+    trainer.fit(BoringModel(), train_dataloaders=loader)
+    assert trainer.global_step == 2
+    assert multiprocessing.active_children() == []
+    trainer.fit_loop.epoch_loop.max_steps = 4  # the loader still works for another fit
+    trainer.fit(BoringModel(), train_dataloaders=loader)
+    assert multiprocessing.active_children() == []
