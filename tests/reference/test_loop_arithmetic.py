@@ -291,3 +291,21 @@ def test_should_stop_before_training_skips_every_epoch(ns: Any) -> None:
     trainer = ns.trainer(max_epochs=3, num_sanity_val_steps=0)
     trainer.fit(model)
     assert model.train_batches == [] and trainer.current_epoch == 0
+
+
+@pytest.mark.parametrize("kind", ["dict", "list"])
+def test_several_train_loaders_are_zipped_cycling_the_shorter(ns: Any, kind: str) -> None:
+    seen: list[Any] = []
+
+    def training_step(self: Any, batch: Any, batch_idx: int) -> Any:
+        parts = batch.values() if isinstance(batch, dict) else batch
+        seen.append([int(part[0, 0]) for part in parts])
+        return self.layer(next(iter(parts))).sum()
+
+    model = counting_model(ns, training_step=training_step)
+    long, short = DataLoader(torch.arange(8.0).view(4, 2)), DataLoader(torch.arange(4.0).view(2, 2))
+    loaders = {"a": long, "b": short} if kind == "dict" else [long, short]
+    trainer = ns.trainer(max_epochs=1, limit_val_batches=0)
+    trainer.fit(model, train_dataloaders=loaders)
+    assert trainer.num_training_batches == 4
+    assert seen == [[0, 0], [2, 2], [4, 0], [6, 2]]
