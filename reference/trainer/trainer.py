@@ -335,7 +335,13 @@ class Trainer(TrainerProperties):
         call.setup(self)
         call.configure_model(self)
         self._restore_modules_and_callbacks()
-        self._logger_connector.reset_results()
+        for loop in (
+            self.fit_loop.epoch_loop,
+            self.fit_loop.epoch_loop.val_loop,
+            self.validate_loop,
+            self.test_loop,
+        ):
+            loop._results.reset()  # a previous run may have ended mid-epoch (an exception)
         self._logger_connector.reset_metrics()
         hooks.bind()  # setup/configure_model may have changed hooks or layers
         self.strategy.setup(self)  # converts and moves the model; configure_optimizers when fitting

@@ -298,3 +298,19 @@ def test_logging_a_torchmetrics_metric(ns: Any) -> None:
     trainer.fit(model)
     assert model.epoch_sums == [6.0, 6.0]  # compute() per epoch, reset between epochs
     assert float(trainer.callback_metrics["total_step"]) == 3.0
+
+
+def test_a_failed_run_leaves_no_values_in_the_next_epoch_mean(ns: Any) -> None:
+    def train(m: Any, b: Any, i: int) -> None:
+        m.log("x", 100.0 if m.fail else 1.0, on_step=False, on_epoch=True)
+        if m.fail and i == 1:
+            raise RuntimeError("stop here")
+
+    model = logging_model(ns, train=train)
+    model.fail = True
+    trainer = ns.trainer(max_epochs=1, limit_val_batches=0)
+    with pytest.raises(RuntimeError, match="stop here"):
+        trainer.fit(model)
+    model.fail = False
+    trainer.fit(model)  # the same trainer: its loops resume the interrupted epoch
+    assert float(trainer.callback_metrics["x"]) == 1.0
