@@ -309,3 +309,31 @@ def test_several_train_loaders_are_zipped_cycling_the_shorter(ns: Any, kind: str
     trainer.fit(model, train_dataloaders=loaders)
     assert trainer.num_training_batches == 4
     assert seen == [[0, 0], [2, 2], [4, 0], [6, 2]]
+
+
+def test_loop_progress_state_round_trips(make_trainer: Any) -> None:
+    """The checkpointing seam: every loop counter survives state_dict → load_state_dict."""
+    import reference as L
+
+    class NS:
+        LightningModule = L.LightningModule
+
+    trainer = make_trainer(max_epochs=2, val_check_interval=5, accumulate_grad_batches=3)
+    trainer.fit(counting_model(NS))
+    state = {
+        "fit": trainer.fit_loop.state_dict(),
+        "validate": trainer.validate_loop.state_dict(),
+        "predict": trainer.predict_loop.state_dict(),
+    }
+    other = make_trainer(max_epochs=2)
+    other.fit_loop.load_state_dict(state["fit"])
+    other.validate_loop.load_state_dict(state["validate"])
+    other.predict_loop.load_state_dict(state["predict"])
+    assert (
+        (other.current_epoch, other.global_step)
+        == (trainer.current_epoch, trainer.global_step)
+        == (2, 8)
+    )
+    assert other.fit_loop.epoch_loop._batches_that_stepped == 8
+    assert other.fit_loop.state_dict() == state["fit"]
+    assert state["fit"]["epoch_loop"]["batch_progress"]["total"]["completed"] == 20
