@@ -147,9 +147,17 @@ def configure_loggers(logger: Any, default_root_dir: str) -> list[Logger]:
     raise TypeError(f"`logger` should be a bool, a Logger or a list of Loggers, got {logger!r}")
 
 
-def dummy_loggers(loggers: list[Logger]) -> list[Logger]:
-    """``fast_dev_run`` keeps the loggers quiet."""
-    return [DummyLogger()] if loggers else []
+def apply_fast_dev_run(trainer: Trainer, batches: int) -> None:
+    """``fast_dev_run``: ``batches`` batches of everything, one epoch, no sanity check, quiet
+    loggers (facts §2.10)."""
+    trainer.limit_train_batches = trainer.limit_val_batches = batches
+    trainer.limit_test_batches = trainer.limit_predict_batches = batches
+    trainer.fit_loop.epoch_loop.max_steps = batches
+    trainer.fit_loop.max_epochs = 1
+    trainer.num_sanity_val_steps = 0
+    trainer.val_check_interval = 1.0
+    trainer.check_val_every_n_epoch = 1
+    trainer.loggers = [DummyLogger()] if trainer.loggers else []
 
 
 def log_hyperparams(trainer: Trainer) -> None:

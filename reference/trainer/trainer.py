@@ -169,7 +169,7 @@ class Trainer(TrainerProperties):
         )
         self.loggers = configuration.configure_loggers(logger, self.default_root_dir)
         if self.fast_dev_run:
-            self._apply_fast_dev_run(int(self.fast_dev_run))
+            configuration.apply_fast_dev_run(self, int(self.fast_dev_run))
         configuration.set_torch_flags(flags.deterministic(deterministic), benchmark)
 
         self._logger_connector = LoggerConnector(self)
@@ -177,17 +177,6 @@ class Trainer(TrainerProperties):
         self.datamodule: Any = None
         self._active_dataloader_idx = 0
         self._warnings = WarnOnce()
-
-    def _apply_fast_dev_run(self, batches: int) -> None:
-        """Run ``batches`` batches of everything once, quietly (facts §2.10)."""
-        self.limit_train_batches = self.limit_val_batches = batches
-        self.limit_test_batches = self.limit_predict_batches = batches
-        self.fit_loop.epoch_loop.max_steps = batches
-        self.fit_loop.max_epochs = 1
-        self.num_sanity_val_steps = 0
-        self.val_check_interval = 1.0
-        self.check_val_every_n_epoch = 1
-        self.loggers = configuration.dummy_loggers(self.loggers)
 
     def _warn_once(self, message: str) -> None:
         self._warnings.warn(message)
