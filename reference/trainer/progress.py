@@ -2,22 +2,26 @@
 
 The shapes follow Lightning's checkpoints (``{"total": {...}, "current": {...}}``) so that the
 checkpointing issue can save and restore them as they are. ``total`` never resets; ``current``
-resets when its loop starts a new run (a new epoch for batch counters).
+resets when its loop starts a new run (a new epoch for batch counters). Plain classes with
+``__slots__``: they are incremented several times per batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
 class ReadyCompleted:
-    ready: int = 0
-    completed: int = 0
+    __slots__ = ("ready", "completed")
+
+    def __init__(self) -> None:
+        self.ready = self.completed = 0
 
     def reset(self) -> None:
         self.ready = self.completed = 0
+
+    def reset_on_restart(self) -> None:
+        self.ready = self.completed
 
     def state_dict(self) -> dict[str, int]:
         return {"ready": self.ready, "completed": self.completed}
@@ -25,19 +29,24 @@ class ReadyCompleted:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.ready, self.completed = state["ready"], state["completed"]
 
-    def reset_on_restart(self) -> None:
-        self.ready = self.completed
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.state_dict()})"
 
 
-@dataclass
 class StartedProcessed(ReadyCompleted):
     """``ready`` → ``started`` → ``processed`` → ``completed``, one step of a loop at a time."""
 
-    started: int = 0
-    processed: int = 0
+    __slots__ = ("started", "processed")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = self.processed = 0
 
     def reset(self) -> None:
         self.ready = self.started = self.processed = self.completed = 0
+
+    def reset_on_restart(self) -> None:
+        self.ready = self.started = self.processed = self.completed
 
     def state_dict(self) -> dict[str, int]:
         return {
@@ -48,19 +57,18 @@ class StartedProcessed(ReadyCompleted):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.ready, self.completed = state["ready"], state["completed"]
+        super().load_state_dict(state)
         self.started, self.processed = state["started"], state["processed"]
 
-    def reset_on_restart(self) -> None:
-        self.ready = self.started = self.processed = self.completed
 
-
-@dataclass
 class Progress:
     """A ``total`` and a ``current`` tracker, incremented together."""
 
-    total: StartedProcessed = field(default_factory=StartedProcessed)
-    current: StartedProcessed = field(default_factory=StartedProcessed)
+    __slots__ = ("total", "current")
+
+    def __init__(self) -> None:
+        self.total = StartedProcessed()
+        self.current = StartedProcessed()
 
     def increment_ready(self) -> None:
         self.total.ready += 1
@@ -96,11 +104,14 @@ class Progress:
         self.current.load_state_dict(state["current"])
 
 
-@dataclass
 class BatchProgress(Progress):
     """Batch counters of one loop, plus whether the batch being processed is the last one."""
 
-    is_last_batch: bool = False
+    __slots__ = ("is_last_batch",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.is_last_batch = False
 
     def reset_on_run(self) -> None:
         super().reset_on_run()
@@ -122,14 +133,15 @@ class BatchProgress(Progress):
         self.is_last_batch = state.get("is_last_batch", False)
 
 
-@dataclass
 class SchedulerProgress:
-    """LR scheduler steps taken (``ready`` when decided, ``completed`` after
-    ``lr_scheduler_step``).
-    """
+    """LR scheduler steps (``ready`` when decided, ``completed`` after ``lr_scheduler_step``);
+    also optimizer steps."""
 
-    total: ReadyCompleted = field(default_factory=ReadyCompleted)
-    current: ReadyCompleted = field(default_factory=ReadyCompleted)
+    __slots__ = ("total", "current")
+
+    def __init__(self) -> None:
+        self.total = ReadyCompleted()
+        self.current = ReadyCompleted()
 
     def increment_ready(self) -> None:
         self.total.ready += 1
@@ -150,14 +162,15 @@ class SchedulerProgress:
         self.current.load_state_dict(state["current"])
 
 
-@dataclass
 class OptimizerProgress:
     """Optimizer steps and zero_grad calls. ``step.total.completed`` is ``global_step``
-    (automatic).
-    """
+    (automatic optimization)."""
 
-    step: SchedulerProgress = field(default_factory=SchedulerProgress)
-    zero_grad: Progress = field(default_factory=Progress)
+    __slots__ = ("step", "zero_grad")
+
+    def __init__(self) -> None:
+        self.step = SchedulerProgress()
+        self.zero_grad = Progress()
 
     @property
     def optimizer_steps(self) -> int:
