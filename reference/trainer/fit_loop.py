@@ -190,7 +190,8 @@ class FitLoop:
 
     def _on_train_start(self) -> None:
         trainer = self.trainer
-        self.epoch_progress.current.completed = self.epoch_progress.current.processed
+        if self.max_steps == -1:  # epoch-based: a resumed run's epoch counter is its processed one
+            self.epoch_progress.current.completed = self.epoch_progress.current.processed
         val_loop = self.epoch_loop.val_loop
         if self.epoch_loop.should_check_val_epoch() and val_loop.dataloaders is None:
             # ask for the val dataloader now, so that progress bars know its length
