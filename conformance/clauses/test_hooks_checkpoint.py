@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.kit.recording import record_checkpoint_round_trip
+from conformance.kit.hook_workload import record_checkpoint_round_trip
 from conformance.registry import clause, facts, seed
 from conformance.spec import Calls, FitConfig, expected_trace
 from conformance.spec.trace import assert_same_order, trace_diff

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.kit.recording import monitoring_callback_base, record, record_checkpoint_round_trip
+from conformance.kit.hook_workload import record, record_checkpoint_round_trip
+from conformance.kit.recording import monitoring_callback_base
 from conformance.registry import clause, facts, seed
 from conformance.spec import EvalConfig, FitConfig, expected_trace
 from conformance.spec.hooks import CALLBACK_HOOKS, MODULE_HOOKS

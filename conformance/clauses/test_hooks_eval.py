@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.kit.recording import record
+from conformance.kit.hook_workload import record
 from conformance.registry import clause, facts, seed
 from conformance.spec import EvalConfig, FitConfig, expected_trace
 from conformance.spec.trace import assert_same_order

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from conformance.kit.recording import record
+from conformance.kit.hook_workload import record
 from conformance.registry import clause, facts, seed
 from conformance.spec import FitConfig, expected_trace
 from conformance.spec.trace import assert_same_order

@@ -7,7 +7,7 @@ about accumulation or manual optimization; these clauses pin down what Lightning
 
 from __future__ import annotations
 
-from conformance.kit.recording import record
+from conformance.kit.hook_workload import record
 from conformance.registry import clause, facts, seed
 from conformance.spec import FitConfig, expected_trace
 from conformance.spec.trace import assert_same_order

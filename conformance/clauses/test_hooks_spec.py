@@ -12,12 +12,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.kit.recording import (
-    monitoring_callback_base,
-    record,
-    record_checkpoint_round_trip,
-    trace_diff,
-)
+from conformance.kit.hook_workload import record, record_checkpoint_round_trip
+from conformance.kit.recording import monitoring_callback_base, trace_diff
 from conformance.registry import clause, facts, seed
 from conformance.spec import Calls, EvalConfig, FitConfig, expected_trace
 from conformance.spec.settings import property_settings

@@ -90,7 +90,7 @@ class FitConfig:
         }
 
     def run_arguments(self) -> dict[str, Any]:
-        """Keyword arguments of ``conformance.kit.recording.recorded_run`` for this run."""
+        """Keyword arguments of ``conformance.kit.hook_workload.recorded_run`` for this run."""
         return {
             "callbacks": self.callbacks,
             "batches": {"train": (self.train_batches,), "val": self.val_batches},
@@ -215,7 +215,7 @@ class EvalConfig:
         return {self.limit_flag: self.limit_batches}
 
     def run_arguments(self) -> dict[str, Any]:
-        """Keyword arguments of ``conformance.kit.recording.recorded_run`` for this run."""
+        """Keyword arguments of ``conformance.kit.hook_workload.recorded_run`` for this run."""
         stage = self.dataloader_hook.removesuffix("_dataloader")
         return {
             "callbacks": self.callbacks,

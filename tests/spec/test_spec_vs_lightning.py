@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from conformance.kit.recording import record, record_checkpoint_round_trip, trace_diff
+from conformance.kit.hook_workload import record, record_checkpoint_round_trip
+from conformance.kit.recording import trace_diff
 from conformance.spec import Calls, EvalConfig, FitConfig, expected_trace
 from conformance.spec.settings import property_settings
 from conformance.spec.strategies import eval_configs, fit_configs
