@@ -152,11 +152,48 @@ def build(
         "selection": dict(selection),
         "summary": summary,
         "clauses": clauses,
+        "matrix": device_matrix(clauses),
         "stale_deviations": stale,
         "deviations_file": dict(deviations_file),
     }
     certificate["conforms"] = conforms(certificate)
     return certificate
+
+
+def device_matrix(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    """The device × precision matrix: per cell, how many clauses ended in each status.
+
+    A cell gathers every clause result parametrized with that ``device`` and ``precision``
+    (the convention of :mod:`conformance.matrix`); its status aggregates them the way a
+    clause's does (any failure shows), and ``reasons`` keeps why cells were not run.
+    """
+    from conformance.matrix import DEVICES, PRECISIONS
+
+    cells: dict[str, dict[str, dict[str, Any]]] = {}
+    for clause in clauses:
+        for result in clause["results"]:
+            device = result["params"].get("device")
+            precision = result["params"].get("precision")
+            if device is None or precision is None:
+                continue
+            cell = cells.setdefault(str(device), {}).setdefault(
+                str(precision), {**{s: 0 for s in outcomes.STATUSES}, "reasons": []}
+            )
+            cell[result["status"]] += 1
+            reason = result["message"]
+            if result["status"] == "not_run" and reason and reason not in cell["reasons"]:
+                cell["reasons"].append(reason)
+    for by_precision in cells.values():
+        for cell in by_precision.values():
+            ran = {s for s in outcomes.STATUSES if cell[s]}
+            cell["status"] = outcomes.aggregate(ran)
+    extra_devices = sorted(set(cells) - set(DEVICES))
+    extra_precisions = sorted({p for row in cells.values() for p in row} - set(PRECISIONS))
+    return {
+        "devices": [*DEVICES, *extra_devices],
+        "precisions": [*PRECISIONS, *extra_precisions],
+        "cells": cells,
+    }
 
 
 def conforms(certificate: Mapping[str, Any]) -> bool:

@@ -72,6 +72,40 @@ def _table_text(certificate: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+CELL_LABELS = {
+    "passed": "pass",
+    "failed": "FAIL",
+    "errored": "ERROR",
+    "deviation": "deviation",
+    "not_run": "not run",
+}
+
+
+def matrix_lines(certificate: Mapping[str, Any]) -> list[str]:
+    """The device × precision matrix: one row per device, a status per precision."""
+    matrix = certificate.get("matrix") or {}
+    cells = matrix.get("cells") or {}
+    if not cells:
+        return []
+    precisions = matrix["precisions"]
+    width = max(len(p) for p in precisions) + 2
+    header = "device".ljust(8) + "".join(p.rjust(width) for p in precisions)
+    lines = ["", "Device × precision matrix (clause results per cell):", header]
+    for device in matrix["devices"]:
+        row = cells.get(device, {})
+        labels = []
+        for precision in precisions:
+            cell = row.get(precision)
+            if cell is None:
+                labels.append("-")
+                continue
+            label = CELL_LABELS[cell["status"]]
+            ran = cell["passed"] + cell["failed"] + cell["errored"] + cell["deviation"]
+            labels.append(f"{label} {ran}" if cell["status"] != "not_run" else label)
+        lines.append(device.ljust(8) + "".join(label.rjust(width) for label in labels))
+    return lines
+
+
 def attention_lines(certificate: Mapping[str, Any]) -> list[str]:
     """Failing clauses, declared deviations, stale ones, file problems and not-run reasons."""
     lines: list[str] = []
@@ -115,6 +149,7 @@ def attention_lines(certificate: Mapping[str, Any]) -> list[str]:
 
 def render_text(certificate: Mapping[str, Any]) -> str:
     lines = [headline(certificate), "", *_table_text(certificate)]
+    lines += matrix_lines(certificate)
     lines += attention_lines(certificate)
     lines += ["", verdict(certificate)]
     return "\n".join(lines)
@@ -136,7 +171,7 @@ def _print_rich(certificate: Mapping[str, Any]) -> bool:
     for index, (name, counts) in enumerate(rows):
         table.add_row(name, *(str(counts[s]) for s in STATUSES), end_section=index == len(rows) - 2)
     console.print(table)
-    for line in attention_lines(certificate):
+    for line in [*matrix_lines(certificate), *attention_lines(certificate)]:
         console.print(line, highlight=False, markup=False)
     console.print()
     style = "bold green" if certificate["conforms"] else "bold red"

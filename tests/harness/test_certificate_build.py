@@ -147,3 +147,58 @@ def test_rich_draws_the_same_table_when_available(capsys: pytest.CaptureFixture[
     assert "B" in out and "XY" in out and "total" in out
     assert "ERRORED  B-001: title of B-001" in out
     assert "DOES NOT CONFORM: 1 errored" in out
+
+
+def _result(device: str, precision: str, status: str, message: str = "") -> dict:
+    return {
+        "params": {"device": device, "precision": precision},
+        "status": status,
+        "message": message,
+    }
+
+
+def test_device_matrix_aggregates_cells_across_clauses() -> None:
+    from conformance.certificate import device_matrix
+
+    clauses = [
+        {"results": [_result("cpu", "32-true", "passed"), _result("cpu", "16-true", "failed")]},
+        {"results": [_result("cpu", "32-true", "passed"), _result("cpu", "16-true", "passed")]},
+        {"results": [_result("cuda", "16-mixed", "not_run", "cuda not available")]},
+        {"results": [{"params": {"accelerator": "auto"}, "status": "passed", "message": ""}]},
+    ]
+    matrix = device_matrix(clauses)
+    cells = matrix["cells"]
+    assert cells["cpu"]["32-true"]["status"] == "passed"
+    assert cells["cpu"]["32-true"]["passed"] == 2
+    # one failing clause result makes the whole cell fail, as it does a clause
+    assert cells["cpu"]["16-true"]["status"] == "failed"
+    assert (cells["cpu"]["16-true"]["failed"], cells["cpu"]["16-true"]["passed"]) == (1, 1)
+    assert cells["cuda"]["16-mixed"] == {
+        "passed": 0, "failed": 0, "errored": 0, "deviation": 0, "not_run": 1,
+        "reasons": ["cuda not available"], "status": "not_run",
+    }  # fmt: skip
+    assert "auto" not in cells  # results without both parameters are not matrix cells
+    assert matrix["devices"][:2] == ["cpu", "cuda"]
+
+
+def test_the_text_report_shows_the_matrix() -> None:
+    from conformance.certificate import device_matrix
+    from conformance.report import matrix_lines
+
+    certificate = {
+        "matrix": device_matrix(
+            [
+                {
+                    "results": [
+                        _result("cpu", "32-true", "passed"),
+                        _result("cpu", "64-true", "failed"),
+                    ]
+                }
+            ]
+        )
+    }
+    text = "\n".join(matrix_lines(certificate))
+    cpu_row = next(line for line in text.splitlines() if line.startswith("cpu"))
+    assert "pass 1" in cpu_row and "FAIL 1" in cpu_row
+    cuda_row = next(line for line in text.splitlines() if line.startswith("cuda"))
+    assert set(cuda_row.split()[1:]) == {"-"}
