@@ -10,13 +10,19 @@ from typing import Any
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from reference.core.hooks import DataHooks
+from reference.core.hparams import HyperparametersMixin
+from reference.core.saving import load_from_checkpoint, restricted_classmethod
 
 
-class LightningDataModule(DataHooks):
+class LightningDataModule(DataHooks, HyperparametersMixin):
     """Override ``prepare_data``, ``setup``, the ``*_dataloader`` methods and, if needed, the
     batch-transfer hooks (which then take precedence over the LightningModule's)."""
 
     name: str | None = None
+    # where save_checkpoint puts the datamodule's hyperparameters (Lightning's keys)
+    CHECKPOINT_HYPER_PARAMS_KEY = "datamodule_hyper_parameters"
+    CHECKPOINT_HYPER_PARAMS_NAME = "datamodule_hparams_name"
+    CHECKPOINT_HYPER_PARAMS_TYPE = "datamodule_hparams_type"
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,6 +71,21 @@ class LightningDataModule(DataHooks):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
+
+    @restricted_classmethod
+    def load_from_checkpoint(
+        cls,
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        weights_only: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """A new datamodule: ``cls(**saved datamodule hparams, **kwargs)``, then
+        ``load_state_dict`` with the state saved under its class name."""
+        return load_from_checkpoint(
+            cls, checkpoint_path, map_location, hparams_file, None, weights_only, **kwargs
+        )
 
     def on_exception(self, exception: BaseException) -> None:
         """Called when the run using this datamodule fails."""

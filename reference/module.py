@@ -16,14 +16,17 @@ from torch.nn import Module
 
 from reference.core.device_dtype import DeviceDtypeModuleMixin
 from reference.core.hooks import CheckpointHooks, DataHooks, ModelHooks
+from reference.core.hparams import HyperparametersMixin
 from reference.core.module_logging import LoggingMixin
 from reference.core.module_optimization import OptimizationMixin
+from reference.core.saving import load_from_checkpoint, restricted_classmethod
 from reference.utilities.apply_func import apply_to_collection, move_data_to_device
 from reference.utilities.warnings import warn
 
 
 class LightningModule(
     DeviceDtypeModuleMixin,
+    HyperparametersMixin,
     LoggingMixin,
     OptimizationMixin,
     ModelHooks,
@@ -51,7 +54,13 @@ class LightningModule(
         "strict_loading",
         "device",
         "dtype",
+        "hparams",
+        "hparams_initial",
     ]
+    # where save_checkpoint puts the hyperparameters (Lightning's keys)
+    CHECKPOINT_HYPER_PARAMS_KEY = "hyper_parameters"
+    CHECKPOINT_HYPER_PARAMS_NAME = "hparams_name"
+    CHECKPOINT_HYPER_PARAMS_TYPE = "hparams_type"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -169,6 +178,28 @@ class LightningModule(
     def configure_callbacks(self) -> Sequence[Any] | Any:
         """Extra callbacks; they replace trainer callbacks of the same type."""
         return []
+
+    @restricted_classmethod
+    def load_from_checkpoint(
+        cls,
+        checkpoint_path: Any,
+        map_location: Any = None,
+        hparams_file: Any = None,
+        strict: bool | None = None,
+        weights_only: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """A new module built from a checkpoint: ``cls(**saved hparams, **kwargs)`` with the saved
+        weights (see :mod:`reference.core.saving`).
+
+        ``kwargs`` override saved hyperparameters and supply arguments left out with
+        ``save_hyperparameters(ignore=...)``; ``hparams_file`` (YAML) replaces the saved ones;
+        ``strict`` (default ``self.strict_loading``) rejects missing or unexpected weights;
+        ``weights_only=False`` is the opt-in to load a trusted file holding arbitrary objects.
+        """
+        return load_from_checkpoint(
+            cls, checkpoint_path, map_location, hparams_file, strict, weights_only, **kwargs
+        )
 
     # -------------------------------------------------------------------- utilities
     def all_gather(
