@@ -1,4 +1,5 @@
-"""The ``trainspec`` command: ``certify``, ``record`` (golden hook traces) and ``catalogue``."""
+"""The ``trainspec`` command: ``certify``, ``record`` (golden hook traces), ``catalogue`` and
+``report`` (certificates as Markdown)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,18 @@ def _catalogue_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _report_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="render JSON certificates side by side as Markdown",
+        description="Render one or more certificates written by 'trainspec certify --json' as "
+        "one Markdown document (one column per certificate).",
+    )
+    p.add_argument("certificates", nargs="+", metavar="CERT.json")
+    p.add_argument("-o", "--output", metavar="PATH", help="write here instead of stdout")
+    p.add_argument("--title", default="Certification results", help="the document's title")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trainspec", description="Conformance suite for Lightning-style training loops."
@@ -106,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     _certify_parser(sub)
     _record_parser(sub)
     _catalogue_parser(sub)
+    _report_parser(sub)
     return parser
 
 
@@ -155,9 +169,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             stage=args.stage,
             output=args.output,
         )
+    if args.command == "report":
+        return _report_command(args.certificates, args.output, args.title)
     from conformance.catalogue import catalogue_command
 
     return catalogue_command(suite=args.suite, output=args.output)
+
+
+def _report_command(paths: Sequence[str], output: str | None, title: str) -> int:
+    from pathlib import Path
+
+    from conformance import certificate, markdown
+
+    try:
+        certs = [certificate.read(path) for path in paths]
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"trainspec report: cannot read a certificate: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_CERTIFY
+    text = markdown.render(certs, title=title)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 if __name__ == "__main__":
