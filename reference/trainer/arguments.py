@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from reference.datamodule import LightningDataModule
 from reference.module import LightningModule
-from reference.trainer.flags import NOT_YET
 from reference.utilities.exceptions import MisconfigurationException
 
 if TYPE_CHECKING:
@@ -32,14 +31,6 @@ def resolve_model(trainer: Trainer, model: Any, fn: str) -> Any:
     check_model(model, fn)
     trainer.strategy.connect(model)
     return model
-
-
-def refuse_checkpoint(ckpt_path: Any) -> None:
-    if ckpt_path is not None:
-        raise NotImplementedError(
-            f"`ckpt_path={ckpt_path!r}`: resuming from or loading checkpoints {NOT_YET} (it arrives"
-            " with the checkpointing issue). Pass ckpt_path=None."
-        )
 
 
 def fit_data(train: Any, val: Any, datamodule: Any) -> tuple[Any, Any, Any]:

@@ -31,10 +31,12 @@ from reference.trainer.data import (
 )
 from reference.trainer.progress import Progress
 from reference.trainer.training_epoch_loop import TrainingEpochLoop
+from reference.utilities import rng
 from reference.utilities.exceptions import MisconfigurationException
 from reference.utilities.warnings import PossibleUserWarning, info, warn
 
 if TYPE_CHECKING:
+    from reference.trainer.loop_state import ResumePoint
     from reference.trainer.trainer import Trainer
 
 
@@ -53,6 +55,10 @@ class FitLoop:
         self._batches: BatchIterator | None = None
         self.max_batches: int | float = float("inf")
         self._last_reload_epoch = float("-inf")
+        # checkpoints: the RNG states when this epoch's data pass began (exact resume), and
+        # where a resumed fit continues (set by the checkpoint connector, used by one epoch)
+        self._epoch_rng_states: dict[str, Any] | None = None
+        self._resume: ResumePoint | None = None
 
     # --------------------------------------------------------------------------- counters
     @property
@@ -143,6 +149,7 @@ class FitLoop:
         self.max_batches = self._limit
         # the iterator is created here, before on_train_start, as Lightning does: creating a
         # DataLoader iterator draws from the global RNG
+        self._epoch_rng_states = rng.capture()
         self._batches = BatchIterator(self._iterable, self._limit)
         if self.max_batches == 0:
             return
@@ -214,17 +221,24 @@ class FitLoop:
     def _run_epoch(self) -> None:
         trainer = self.trainer
         hooks = trainer._hooks
+        resume, self._resume = self._resume, None  # only the first epoch of a resumed fit
+        if resume is not None:
+            resume.before_epoch()
         self.setup_data()  # reloads when reload_dataloaders_every_n_epochs says so
         for loader in flatten(self.dataloaders):
             set_sampler_epoch(loader, self.epoch_progress.current.processed)
-        self.epoch_progress.increment_ready()
-        hooks.event("on_train_epoch_start")
-        self.epoch_progress.increment_started()
+        in_epoch = resume is not None and resume.in_epoch
+        if not in_epoch:  # a resumed epoch already had its start
+            self.epoch_progress.increment_ready()
+            hooks.event("on_train_epoch_start")
+            self.epoch_progress.increment_started()
 
         batches = self._batches
-        if self.trainer.current_epoch > 0:
-            batches.restart()  # a fresh pass over the data
-        self.epoch_loop.run(batches)
+        if in_epoch:
+            resume.position(self, batches)  # type: ignore[union-attr]
+        elif self.trainer.current_epoch > 0 or resume is not None:
+            self._start_pass(batches)
+        self.epoch_loop.run(batches, resume if in_epoch else None)
 
         trainer._logger_connector.epoch_end_reached()
         self.epoch_progress.increment_processed()
@@ -237,6 +251,11 @@ class FitLoop:
         trainer._logger_connector.update_train_epoch_metrics()
         self.epoch_loop._batches_that_stepped += 1
         self.epoch_progress.increment_completed()
+
+    def _start_pass(self, batches: BatchIterator) -> None:
+        """A fresh pass over the data (a new dataloader iterator, which draws from the RNG)."""
+        self._epoch_rng_states = rng.capture()  # a checkpoint can recreate this pass exactly
+        batches.restart()
 
     def _on_train_end(self) -> None:
         trainer = self.trainer

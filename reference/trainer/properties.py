@@ -331,4 +331,9 @@ class TrainerProperties:
 
     @property
     def ckpt_path(self) -> str | None:
-        return None
+        """The checkpoint the current (or last) run restored; settable to pin one for later runs."""
+        return self._checkpoint_connector.ckpt_path
+
+    @ckpt_path.setter
+    def ckpt_path(self, path: Any) -> None:
+        self._checkpoint_connector.pin(path)

@@ -6,10 +6,10 @@
     prepare_data()                    # only if overridden; datamodule first
     setup("fit")                      # datamodule → callbacks → module
     configure_model()                 # only if overridden
-    <checkpoint weights would be restored here>
+    <module, datamodule, callback state restored from ckpt_path>
     configure_optimizers()            # inside strategy.setup, after the model is moved
     on_fit_start()
-    <training state would be restored here>
+    <optimizer, scheduler, loop state restored from ckpt_path>
     <sanity check>                    # a short validation, RNG state preserved
     fit_loop.run()                    # on_train_start ... epochs ... on_train_end
     on_fit_end()
@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from reference.trainer import arguments, call, configuration, flags
+from reference.trainer.checkpointing import CheckpointConnector
 from reference.trainer.connector import build_strategy
 from reference.trainer.evaluation_loop import EvaluationLoop
 from reference.trainer.fit_loop import FitLoop
@@ -35,8 +36,6 @@ from reference.trainer.properties import TrainerProperties
 from reference.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from reference.utilities.seed import isolate_rng
 from reference.utilities.warnings import WarnOnce
-
-_NOT_YET = flags.NOT_YET
 
 
 class Trainer(TrainerProperties):
@@ -174,6 +173,7 @@ class Trainer(TrainerProperties):
 
         self._logger_connector = LoggerConnector(self)
         self._hooks = call.Hooks(self)
+        self._checkpoint_connector = CheckpointConnector(self)
         self.datamodule: Any = None
         self._active_dataloader_idx = 0
         self._warnings = WarnOnce()
@@ -195,7 +195,7 @@ class Trainer(TrainerProperties):
         hooks.
         """
         arguments.check_model(model, "fit")
-        arguments.refuse_checkpoint(ckpt_path)
+        self._checkpoint_connector.prepare(TrainerFn.FITTING, ckpt_path, weights_only, True, True)
         self.strategy.connect(model)
         self._start(TrainerFn.FITTING, RunningStage.TRAINING)
         self.should_stop = False
@@ -227,6 +227,7 @@ class Trainer(TrainerProperties):
             ckpt_path,
             verbose,
             datamodule,
+            weights_only,
         )
 
     def test(
@@ -248,6 +249,7 @@ class Trainer(TrainerProperties):
             ckpt_path,
             verbose,
             datamodule,
+            weights_only,
         )
 
     def predict(
@@ -262,8 +264,10 @@ class Trainer(TrainerProperties):
         """Run ``predict_step`` on every batch; returns the outputs (a list per dataloader if
         several).
         """
+        connected = self.lightning_module is not None
+        checkpoint = (TrainerFn.PREDICTING, ckpt_path, weights_only, model is not None, connected)
         model = arguments.resolve_model(self, model, "predict")
-        arguments.refuse_checkpoint(ckpt_path)
+        self._checkpoint_connector.prepare(*checkpoint)
         self._start(TrainerFn.PREDICTING, RunningStage.PREDICTING)
         self.predict_loop.return_predictions = (
             True if return_predictions is None else return_predictions
@@ -284,9 +288,12 @@ class Trainer(TrainerProperties):
         ckpt_path: Any,
         verbose: bool,
         datamodule: Any,
+        weights_only: bool | None,
     ) -> list[dict[str, float]]:
+        connected = self.lightning_module is not None
+        checkpoint = (fn, ckpt_path, weights_only, model is not None, connected)
         model = arguments.resolve_model(self, model, str(fn))
-        arguments.refuse_checkpoint(ckpt_path)
+        self._checkpoint_connector.prepare(*checkpoint)
         self._start(fn, stage)
         loop.verbose = verbose
         dataloaders, datamodule = arguments.eval_data(dataloaders, datamodule, str(fn))
@@ -348,10 +355,12 @@ class Trainer(TrainerProperties):
         return results
 
     def _restore_modules_and_callbacks(self) -> None:
-        """Seam for the checkpointing issue: module/datamodule/callback state from ``ckpt_path``."""
+        """Module, datamodule and callback state from ``ckpt_path`` (see checkpointing.py)."""
+        self._checkpoint_connector.restore_modules_and_callbacks()
 
     def _restore_training_state(self) -> None:
-        """Seam for the checkpointing issue: precision, loop, optimizer and scheduler state."""
+        """Precision, loop, optimizer and scheduler state from ``ckpt_path``."""
+        self._checkpoint_connector.restore_training_state()
 
     def _run_stage(self) -> Any:
         self.strategy.barrier("run-stage")
@@ -370,6 +379,9 @@ class Trainer(TrainerProperties):
         """A short validation before training, to fail fast on validation bugs (facts §2.5)."""
         val_loop = self.fit_loop.epoch_loop.val_loop
         if not (self.enable_validation and self.num_sanity_val_steps > 0):
+            return
+        resume = self.fit_loop._resume  # continuing mid-way: no new check, as in Lightning
+        if resume is not None and (resume.in_epoch or self.fit_loop.max_steps != -1):
             return
         stage = self.state.stage
         self.sanity_checking = True
@@ -399,6 +411,6 @@ class Trainer(TrainerProperties):
     def save_checkpoint(
         self, filepath: Any, weights_only: bool = False, storage_options: Any = None
     ) -> None:
-        raise NotImplementedError(
-            f"`Trainer.save_checkpoint` {_NOT_YET} (it arrives with the checkpointing issue)."
-        )
+        """Write the training state to ``filepath`` (atomically); ``weights_only=True`` leaves out
+        optimizer, scheduler and callback state."""
+        self._checkpoint_connector.save(filepath, bool(weights_only))

@@ -30,6 +30,7 @@ from reference.utilities.warnings import WarnOnce
 
 if TYPE_CHECKING:
     from reference.trainer.data import BatchIterator
+    from reference.trainer.loop_state import ResumePoint
     from reference.trainer.trainer import Trainer
 
 
@@ -111,13 +112,22 @@ class TrainingEpochLoop:
         return False
 
     # ------------------------------------------------------------------------------ run
-    def run(self, batches: BatchIterator) -> None:
-        """Train one epoch on ``batches``; ends early on ``max_steps``, ``should_stop`` or -1."""
-        self.batch_progress.reset_on_run()
-        self.scheduler_progress.reset_on_run()
-        self.automatic_optimization.optim_progress.reset_on_run()
-        self.val_loop.batch_progress.total.reset()
+    def run(self, batches: BatchIterator, resume: ResumePoint | None = None) -> None:
+        """Train one epoch on ``batches``; ends early on ``max_steps``, ``should_stop`` or -1.
+
+        ``resume``: continue an epoch restored from a checkpoint, whose counters stand.
+        """
+        if resume is None:
+            self.batch_progress.reset_on_run()
+            self.scheduler_progress.reset_on_run()
+            self.automatic_optimization.optim_progress.reset_on_run()
+            self.val_loop.batch_progress.total.reset()
         self._prepare_run()
+        if resume is not None and resume.batch_end_pending:  # saved in on_train_batch_end
+            self.batch_progress.increment_completed()
+            self._on_advance_end()  # that batch's validation, if due, and what follows it
+        elif resume is not None and resume.batches_done:  # saved after the batch was complete
+            self._on_advance_end(validate=False)
         while not self.done:
             try:
                 batch = next(batches)
@@ -201,9 +211,9 @@ class TrainingEpochLoop:
             connector.update_train_step_metrics()
         return True
 
-    def _on_advance_end(self) -> None:
+    def _on_advance_end(self, validate: bool = True) -> None:
         trainer = self.trainer
-        if self._validation_enabled and self._should_check_val():
+        if validate and self._validation_enabled and self._should_check_val():
             trainer._logger_connector.snapshot()  # training values stay visible while validating
             trainer.validating = True
             if not self._accumulating:
