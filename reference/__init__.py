@@ -17,9 +17,9 @@ __version__ = "0.1.0"
 # What this target declares to the conformance suite (see conformance/target.py).
 TRAINSPEC = {
     "name": "trainspec-reference",
-    "devices": ["cpu"],
-    "precisions": ["32-true"],
-    "strategies": ["auto", "single_device"],
+    "devices": ["cpu", "cuda", "mps", "xla"],
+    "precisions": ["64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true"],
+    "strategies": ["auto", "single_device", "single_xla"],
     "profile": "2.x",
     "deviations": "deviations.toml",  # next to this file
 }

@@ -54,6 +54,7 @@ class LightningModule(
         "strict_loading",
         "device",
         "dtype",
+        "precision",
         "hparams",
         "hparams_initial",
     ]
@@ -112,6 +113,27 @@ class LightningModule(
     @property
     def on_gpu(self) -> bool:
         return self.device.type == "cuda"
+
+    @property
+    def precision(self) -> Any:
+        """The trainer's effective precision value (``"32-true"``, ``"bf16-mixed"``, ...).
+
+        Seed 002 documents ``self.precision``; Lightning 2.0 removed it (#16203), the reference
+        follows the documentation. Without a trainer it is the default, ``"32-true"``. Whatever
+        the user stores under this name wins (a metric ``self.precision = Precision()`` is
+        common): a submodule, parameter or buffer registered so, or a value assigned.
+        """
+        for registry in ("_modules", "_parameters", "_buffers"):
+            owned = self.__dict__.get(registry)
+            if owned is not None and "precision" in owned:
+                return owned["precision"]
+        if "_precision_value" in self.__dict__:
+            return self.__dict__["_precision_value"]
+        return self._trainer.precision if self._trainer is not None else "32-true"
+
+    @precision.setter
+    def precision(self, value: Any) -> None:
+        self.__dict__["_precision_value"] = value
 
     @property
     def automatic_optimization(self) -> bool:

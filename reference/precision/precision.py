@@ -8,8 +8,8 @@ GradScaler, unscaling before ``on_before_optimizer_step``) and ``state_dict`` (s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -35,10 +35,13 @@ class Precision:
     def convert_output(self, data: Any) -> Any:
         return data
 
-    @contextmanager
-    def module_init_context(self) -> Generator[None, None, None]:
+    def tensor_init_context(self) -> Any:
+        """Where ``Trainer.init_module`` runs: new tensors get this precision's dtype."""
+        return _NULL_CONTEXT
+
+    def module_init_context(self) -> Any:
         """Where ``configure_model`` runs: new layers get this precision's dtype."""
-        yield
+        return self.tensor_init_context()
 
     def forward_context(self) -> Any:
         """Entered around ``training_step``/``validation_step``/... (autocast goes here)."""

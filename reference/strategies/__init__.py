@@ -1,10 +1,14 @@
-"""Strategies: how a run is laid out over devices. The reference has the single-device one."""
+"""Strategies: how a run is laid out over devices. The reference runs on one device."""
 
 from reference.strategies.single_device import SingleDeviceStrategy
+from reference.strategies.single_xla import SingleDeviceXLAStrategy
 from reference.strategies.strategy import Strategy
 
-# Names accepted for Trainer(strategy=...). The devices issue adds e.g. "ddp".
-STRATEGIES: dict[str, type[Strategy]] = {"single_device": SingleDeviceStrategy}
+# Names accepted for Trainer(strategy=...). "auto" picks one of these from the accelerator.
+STRATEGIES: dict[str, type[Strategy]] = {
+    "single_device": SingleDeviceStrategy,
+    "single_xla": SingleDeviceXLAStrategy,
+}
 # Names Lightning accepts that the reference does not implement (yet); named in error messages.
 KNOWN_UNSUPPORTED: tuple[str, ...] = (
     "ddp",
@@ -17,4 +21,10 @@ KNOWN_UNSUPPORTED: tuple[str, ...] = (
     "dp",
 )
 
-__all__ = ["KNOWN_UNSUPPORTED", "STRATEGIES", "SingleDeviceStrategy", "Strategy"]
+__all__ = [
+    "KNOWN_UNSUPPORTED",
+    "STRATEGIES",
+    "SingleDeviceStrategy",
+    "SingleDeviceXLAStrategy",
+    "Strategy",
+]

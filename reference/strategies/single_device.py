@@ -28,11 +28,5 @@ class SingleDeviceStrategy(Strategy):
     def model_to_device(self) -> None:
         self.model.to(self.root_device)
 
-    def teardown(self) -> None:
-        super().teardown()
-        if self.root_device.type != "cpu" and self.lightning_module is not None:
-            # Lightning hands the model back on the CPU before on_fit_end/teardown (facts §6)
-            self.lightning_module.cpu()
-
     def __repr__(self) -> str:
-        return f"SingleDeviceStrategy(device={self.root_device!r})"
+        return f"{type(self).__name__}(device={self.root_device!r})"

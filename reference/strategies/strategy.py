@@ -114,15 +114,24 @@ class Strategy(ABC):
         """Move the model to ``root_device``."""
         return None
 
-    def _optimizers_to_device(self) -> None:
+    def _optimizers_to_device(self, device: torch.device | None = None) -> None:
+        device = device or self.root_device
         for optimizer in self.optimizers:
             for state in optimizer.state.values():
                 for key, value in state.items():
+                    # a non-capturable optimizer keeps its step counter on the CPU
                     if isinstance(value, Tensor) and key != "step":
-                        state[key] = value.to(self.root_device)
+                        state[key] = value.to(device)
 
     def teardown(self) -> None:
-        """After the run: give memory back (a GPU strategy moves the model to the CPU here)."""
+        """After the run, before ``on_fit_end``/``teardown``: hand the model and the optimizer
+        state back on the CPU (facts §6), so that accelerator memory is free and the user's code
+        after ``fit`` sees CPU tensors; then tear down the precision plugin and the accelerator.
+        """
+        if self.root_device.type != "cpu":
+            self._optimizers_to_device(torch.device("cpu"))
+            if self.lightning_module is not None:
+                self.lightning_module.cpu()
         self.precision_plugin.teardown()
         if self.accelerator is not None:
             self.accelerator.teardown()
@@ -199,8 +208,11 @@ class Strategy(ABC):
         """While accumulating: skip gradient synchronisation (a no-op on one device)."""
         yield
 
-    def tensor_init_context(self) -> Any:
-        return nullcontext()
+    @contextmanager
+    def tensor_init_context(self, empty_init: bool | None = None) -> Generator[None, None, None]:
+        """Tensors created inside are made on ``root_device`` in the precision's dtype."""
+        with self.root_device, self.precision_plugin.tensor_init_context():
+            yield
 
     def model_sharded_context(self) -> Any:
         return nullcontext()
