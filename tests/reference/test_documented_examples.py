@@ -428,15 +428,24 @@ def test_property_examples(tmp_path: Any) -> None:
     }
 
 
-def test_precision_property_example_does_not_exist_in_2x(tmp_path: Any) -> None:
-    """The document shows ``self.precision == "16-true"``; Lightning 2.0 removed the property
-    (facts §5, #16203) and the reference follows Lightning: ``self.trainer.precision`` instead."""
-    model = ClassificationTask(torch.nn.Linear(5, 2))
-    with pytest.raises(AttributeError):
-        _ = model.precision
-    trainer = quiet_trainer(tmp_path, max_epochs=1)
+def test_precision_property_example(tmp_path: Any) -> None:
+    """The document's ``if self.precision == "16-true": ...`` runs: the reference keeps the
+    documented property (Lightning 2.0 removed it, #16203; clause PRECVAL-007)."""
+
+    seen = []
+
+    class HalfAware(ClassificationTask):
+        def training_step(self, batch, batch_idx):
+            if self.precision == "16-true":
+                seen.append("16-true branch")
+            seen.append(self.precision)
+            return super().training_step(batch, batch_idx)
+
+    model = HalfAware(torch.nn.Linear(5, 2))
+    assert model.precision == "32-true"  # the default, before any trainer
+    trainer = quiet_trainer(tmp_path, max_epochs=1, limit_train_batches=1, precision="16-true")
     trainer.fit(model, classification_data())
-    assert trainer.precision == "32-true"
+    assert seen == ["16-true branch", "16-true"]
 
 
 def test_prepare_data_per_node_example(tmp_path: Any) -> None:

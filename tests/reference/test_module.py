@@ -27,7 +27,7 @@ def test_unattached_module() -> None:
     assert model.logger is None and model.loggers == []
     assert model.device == torch.device("cpu") and model.dtype == torch.float32
     assert model.automatic_optimization and model.example_input_array is None
-    assert not hasattr(model, "precision")  # removed in Lightning 2.0 (facts §5)
+    assert model.precision == "32-true"  # documented (seed 002); Lightning 2.0 removed it
 
 
 def test_dtype_follows_conversions() -> None:
