@@ -71,7 +71,7 @@ class XLAAccelerator(Accelerator):
 
     @staticmethod
     def parse_devices(devices: Any) -> list[int]:
-        """One XLA device: ``1``, ``"1"``, ``"auto"`` or ``[index]`` / ``"index,"``."""
+        """``1``, every device (the count), or one index: ``[i]`` / ``"i,"`` (as Lightning)."""
         count = XLAAccelerator.auto_device_count()
         if isinstance(devices, str):
             text = devices.strip()
@@ -79,8 +79,8 @@ class XLAAccelerator(Accelerator):
                 devices = [int(text[:-1])]
             elif text.lstrip("-").isdigit():
                 devices = int(text)
-        if isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1:
-            return list(range(devices))
+        if isinstance(devices, int) and not isinstance(devices, bool) and devices in (1, count):
+            return list(range(devices))  # Lightning: one device or all of them
         if (
             isinstance(devices, (list, tuple))
             and len(devices) == 1
@@ -90,7 +90,7 @@ class XLAAccelerator(Accelerator):
             return [devices[0]]
         raise MisconfigurationException(
             f"`devices={devices!r}` is not valid for the tpu (XLA) accelerator: use 1, '1',"
-            f" 'auto' or [i] with 0 <= i < {count}"
+            f" 'auto', {count} (all) or [i] with 0 <= i < {count}"
         )
 
     @staticmethod
