@@ -3,6 +3,7 @@
 from reference.callbacks.callback import Callback
 from reference.callbacks.checkpoint import Checkpoint
 from reference.callbacks.early_stopping import EarlyStopping
+from reference.callbacks.model_checkpoint import ModelCheckpoint
 from reference.callbacks.model_summary import ModelSummary
 from reference.callbacks.progress import ProgressBar, TQDMProgressBar
 
@@ -10,6 +11,7 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "EarlyStopping",
+    "ModelCheckpoint",
     "ModelSummary",
     "ProgressBar",
     "TQDMProgressBar",

@@ -14,6 +14,7 @@ import torch
 
 from reference.callbacks.callback import Callback
 from reference.callbacks.checkpoint import Checkpoint
+from reference.callbacks.model_checkpoint import ModelCheckpoint
 from reference.callbacks.model_summary import ModelSummary
 from reference.callbacks.progress import ProgressBar, TQDMProgressBar
 from reference.loggers.csv_logs import CSVLogger
@@ -43,7 +44,8 @@ def configure_callbacks(
     enable_model_summary: bool,
     enable_checkpointing: bool,
 ) -> list[Callback]:
-    """The trainer's callback list: the user's, then the default progress bar and summary."""
+    """The trainer's callback list: the user's, then the default progress bar, summary and
+    ModelCheckpoint (checkpointing callbacks last)."""
     if callbacks is None:
         callbacks = []
     elif isinstance(callbacks, Callback):
@@ -72,8 +74,14 @@ def configure_callbacks(
         callbacks.append(TQDMProgressBar())
     if enable_model_summary and not any(isinstance(c, ModelSummary) for c in callbacks):
         callbacks.append(ModelSummary())
-    # enable_checkpointing=True adds a ModelCheckpoint in Lightning; that callback belongs to the
-    # checkpointing issue. Until then the flag is accepted and nothing is added.
+    checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
+    if checkpoints and not enable_checkpointing:
+        raise MisconfigurationException(
+            "Trainer was configured with `enable_checkpointing=False` but found"
+            f" `{type(checkpoints[0]).__name__}` in callbacks list."
+        )
+    if enable_checkpointing and not checkpoints:
+        callbacks.append(ModelCheckpoint())
     return reorder_callbacks(callbacks)
 
 

@@ -212,7 +212,9 @@ def test_checkpoint_callbacks_go_last_and_model_callbacks_replace_same_type(
         def configure_callbacks(self) -> Any:
             return [replacement]
 
-    trainer = make_trainer(max_epochs=1, callbacks=[MyCheckpoint(), First(), Second()])
+    trainer = make_trainer(
+        max_epochs=1, enable_checkpointing=True, callbacks=[MyCheckpoint(), First(), Second()]
+    )
     assert [type(c) for c in trainer.callbacks] == [First, Second, MyCheckpoint]
     trainer.fit(WithCallbacks())
     assert [type(c) for c in trainer.callbacks] == [Second, First, MyCheckpoint]

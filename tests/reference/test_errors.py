@@ -271,9 +271,9 @@ def test_fit_needs_a_lightning_module(make_trainer: Any) -> None:
         make_trainer().validate()
 
 
-def test_ckpt_path_is_not_supported_yet(make_trainer: Any) -> None:
-    with pytest.raises(NotImplementedError, match="ckpt_path='last.ckpt'.*not supported"):
-        make_trainer(max_epochs=1).fit(BoringModel(), ckpt_path="last.ckpt")
+def test_missing_ckpt_path_is_named(make_trainer: Any) -> None:
+    with pytest.raises(FileNotFoundError, match="Checkpoint file not found: .*nowhere.ckpt"):
+        make_trainer(max_epochs=1).fit(BoringModel(), ckpt_path="nowhere.ckpt")
 
 
 def test_datamodule_and_dataloaders_together(make_trainer: Any) -> None:
