@@ -33,13 +33,23 @@ def _retie(module: Module, groups: list[list[str]]) -> None:
 
 class SingleDeviceXLAStrategy(SingleDeviceStrategy):
     strategy_name = "single_xla"
+    # inference tensors cannot be XLA tensors' version counters ("Cannot set version_counter
+    # for inference tensor"); Lightning evaluates under no_grad on XLA too
+    supports_inference_mode = False
 
     def model_to_device(self) -> None:
-        # Moving to XLA makes new Parameter objects (no shallow copy between CPU and XLA
-        # tensors), one per registration: tied weights would come apart. Tie them again.
+        # Moving to or from XLA makes new Parameter objects (CPU and XLA tensors cannot share an
+        # implementation), one per registration: tied weights would come apart. Tie them again.
         groups = _tied_parameter_names(self.model)
         self.model.to(self.root_device)
         _retie(self.model, groups)
+
+    def teardown(self) -> None:
+        module = self.lightning_module
+        groups = _tied_parameter_names(module) if module is not None else []
+        super().teardown()  # moves the model back to the CPU
+        if module is not None:
+            _retie(module, groups)
 
     def validation_step(self, *args: Any) -> Any:
         output = super().validation_step(*args)

@@ -28,6 +28,8 @@ class Strategy(ABC):
     # Distributed strategies that shard or wrap optimizers set these (Lightning's names).
     restore_checkpoint_after_setup: bool = False
     handles_gradient_accumulation: bool = False
+    # False where torch.inference_mode breaks the device (XLA): evaluation uses no_grad instead
+    supports_inference_mode: bool = True
 
     def __init__(
         self, accelerator: Accelerator | None = None, precision_plugin: Precision | None = None

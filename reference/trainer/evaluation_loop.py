@@ -145,7 +145,8 @@ class EvaluationLoop:
         self._seen_batches = defaultdict(int)
 
     def _grad_context(self) -> Any:
-        return torch.inference_mode() if self.inference_mode else torch.no_grad()
+        inference = self.inference_mode and self.trainer.strategy.supports_inference_mode
+        return torch.inference_mode() if inference else torch.no_grad()
 
     # --------------------------------------------------------------------------- run
     def run(self) -> list[dict[str, Any]]:

@@ -57,7 +57,8 @@ class PredictionLoop:
         ]
 
     def run(self) -> list[Any] | None:
-        context = torch.inference_mode() if self.inference_mode else torch.no_grad()
+        inference = self.inference_mode and self.trainer.strategy.supports_inference_mode
+        context = torch.inference_mode() if inference else torch.no_grad()
         with context:
             self.setup_data()
             if sum(self.max_batches) == 0:

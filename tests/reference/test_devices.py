@@ -30,6 +30,9 @@ class Model(L.LightningModule):
     def setup(self, stage: str) -> None:
         self.devices["setup"] = self.device
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x)
+
     def training_step(self, batch: Any, batch_idx: int) -> Any:
         self.devices["batch"] = batch[0].device
         self.devices["step"] = self.device
@@ -85,7 +88,7 @@ def test_teardown_hands_model_and_optimizer_state_back_before_on_fit_end(
 ) -> None:
     model = Model()
     strategy = RecordingStrategy("cuda:0")
-    make_trainer(strategy=strategy, max_steps=1).fit(model, _data())
+    make_trainer(accelerator="cpu", strategy=strategy, max_steps=1).fit(model, _data())
     assert model.events == ["strategy.teardown", "on_fit_end", "teardown(fit)"]
     # after setup: model moved, then optimizer state moved to the root device; at the end both
     # come back to the CPU
@@ -99,13 +102,13 @@ def test_cpu_teardown_moves_nothing(make_trainer: Any) -> None:
     strategy = SingleDeviceStrategy("cpu")
     calls: list[Any] = []
     strategy._optimizers_to_device = lambda device=None: calls.append(device)  # type: ignore
-    make_trainer(strategy=strategy, max_steps=1).fit(model, _data())
+    make_trainer(accelerator="cpu", strategy=strategy, max_steps=1).fit(model, _data())
     assert calls == [None]  # only the move after configure_optimizers
 
 
 def test_self_device_is_final_in_setup_and_batches_follow(make_trainer: Any) -> None:
     model = Model()
-    make_trainer(max_steps=1).fit(model, _data())
+    make_trainer(accelerator="cpu", max_steps=1).fit(model, _data())
     cpu = torch.device("cpu")
     assert model.devices == {"setup": cpu, "configure_optimizers": cpu, "batch": cpu, "step": cpu}
 
@@ -140,7 +143,7 @@ def test_tied_weights_are_found_and_retied() -> None:
 
 
 def test_trainer_root_device_and_ids(make_trainer: Any) -> None:
-    trainer = make_trainer()
+    trainer = make_trainer(accelerator="cpu")
     assert trainer.root_device == torch.device("cpu") and trainer.device_ids == [0]
 
 
