@@ -389,17 +389,22 @@ def test_lbfgs_and_fused_clipping_are_refused(make_trainer: Any) -> None:
 
 
 # --------------------------------------------------------------------------------- XLA
-def test_xla_half_precision_flags_are_set_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("XLA_USE_BF16", raising=False)
-    plugin = XLAPrecision("bf16-true")
-    module = torch.nn.Linear(2, 2)
-    assert plugin.convert_module(module) is module and module.weight.dtype == torch.float32
-    assert plugin.precision == "bf16-true"
+@pytest.mark.parametrize(("precision", "dtype"), [("32-true", torch.float32),
+                                                 ("16-true", torch.float16),
+                                                 ("bf16-true", torch.bfloat16)])
+def test_xla_precision_casts_like_half_precision(precision: str, dtype: torch.dtype) -> None:
     import os
 
-    assert os.environ.get("XLA_USE_BF16") == "1"
-    plugin.teardown()
-    assert "XLA_USE_BF16" not in os.environ
+    plugin = XLAPrecision(precision)
+    module = plugin.convert_module(torch.nn.Linear(2, 2))
+    assert module.weight.dtype == dtype
+    batch = plugin.convert_input((torch.ones(1), torch.ones(1, dtype=torch.long)))
+    assert (batch[0].dtype, batch[1].dtype) == (dtype, torch.long)
+    with plugin.forward_context():
+        assert torch.get_default_dtype() == dtype
+    assert torch.get_default_dtype() == torch.float32
+    # no process-wide compiler flags (torch_xla reads them once per process; docs/xla.md)
+    assert "XLA_USE_BF16" not in os.environ and "XLA_USE_F16" not in os.environ
 
 
 # ----------------------------------------------------------------- LightningModule.precision
