@@ -50,10 +50,25 @@ def to_lightning(nested: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         if key == "state_dict":
             continue
         if _is_counter(value):
-            flat[f"{prefix}{key}"] = value
+            flat[f"{prefix}{key}"] = _lightning_tracker(key, value)
         else:  # a child loop
             flat.update(to_lightning(value, f"{prefix}{key}."))
     return flat
+
+
+def _only(counter: dict[str, Any], stages: tuple[str, ...]) -> dict[str, Any]:
+    return {part: {s: counter[part][s] for s in stages} for part in ("total", "current")}
+
+
+def _lightning_tracker(key: str, counter: dict[str, Any]) -> dict[str, Any]:
+    """Two of Lightning's trackers count fewer stages than the reference's (loading accepts
+    either shape; writing Lightning's keeps files identical)."""
+    if key == "optim_step_progress":  # manual optimization: ready/completed
+        return _only(counter, ("ready", "completed"))
+    if key == "optim_progress":  # its zero_grad tracker: ready/started/completed
+        zero_grad = _only(counter["optimizer"]["zero_grad"], ("ready", "started", "completed"))
+        return {"optimizer": {**counter["optimizer"], "zero_grad": zero_grad}}
+    return counter
 
 
 def from_lightning(flat: dict[str, Any], template: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +93,9 @@ def _fill(template: Any, loaded: Any) -> Any:
 def loops_state_dict(trainer: Trainer) -> dict[str, Any]:
     """The ``loops`` entry of a checkpoint."""
     loops = (trainer.fit_loop, trainer.validate_loop, trainer.test_loop, trainer.predict_loop)
-    return {key: to_lightning(loop.state_dict()) for key, loop in zip(LOOP_KEYS, loops)}
+    state = {key: to_lightning(loop.state_dict()) for key, loop in zip(LOOP_KEYS, loops)}
+    state["predict_loop"]["batch_progress"].pop("is_last_batch", None)  # not kept by Lightning
+    return state
 
 
 def load_loop(loop: Any, flat: dict[str, Any] | None) -> None:

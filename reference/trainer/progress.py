@@ -113,6 +113,10 @@ class BatchProgress(Progress):
         super().__init__()
         self.is_last_batch = False
 
+    def reset(self) -> None:
+        super().reset()
+        self.is_last_batch = False
+
     def reset_on_run(self) -> None:
         super().reset_on_run()
         self.is_last_batch = False
