@@ -159,11 +159,22 @@ class CheckpointConnector:
 
     def dump(self, weights_only: bool = False) -> dict[str, Any]:
         """The checkpoint dict of the trainer's current state (see the module docstring)."""
+        checkpoint = self._collect(weights_only)
+        self._call_save_hooks(checkpoint, weights_only)
+        if not weights_only:  # taken last: the hooks may have drawn random numbers
+            checkpoint[EXACT_RESUME_KEY] = {
+                "rng_states": rng.capture(),
+                "epoch_rng_states": self.trainer.fit_loop._epoch_rng_states,
+            }
+        return checkpoint
+
+    def _collect(self, weights_only: bool) -> dict[str, Any]:
+        """Everything but what the hooks add; the callbacks' and datamodule's ``state_dict``
+        are called here (in this order, as in Lightning)."""
         import reference
 
         trainer = self.trainer
         module, datamodule = trainer.lightning_module, trainer.datamodule
-        hooks = trainer._hooks
         checkpoint: dict[str, Any] = {
             "epoch": trainer.current_epoch,
             "global_step": trainer.global_step,
@@ -195,18 +206,18 @@ class CheckpointConnector:
                     checkpoint[owner.CHECKPOINT_HYPER_PARAMS_NAME] = owner._hparams_name
                 checkpoint[owner.CHECKPOINT_HYPER_PARAMS_KEY] = dict(owner.hparams)
         if datamodule is not None:
-            datamodule_state = hooks.datamodule("state_dict")
+            datamodule_state = trainer._hooks.datamodule("state_dict")
             if datamodule_state:
                 checkpoint[type(datamodule).__qualname__] = datamodule_state
+        return checkpoint
+
+    def _call_save_hooks(self, checkpoint: dict[str, Any], weights_only: bool) -> None:
+        """Callbacks' ``on_save_checkpoint`` (not for weights-only files), then the module's;
+        both may add to ``checkpoint``."""
+        hooks = self.trainer._hooks
         if not weights_only:
             hooks.callbacks("on_save_checkpoint", checkpoint)
         hooks.module("on_save_checkpoint", checkpoint)
-        if not weights_only:  # taken last: the hooks above may have drawn random numbers
-            checkpoint[EXACT_RESUME_KEY] = {
-                "rng_states": rng.capture(),
-                "epoch_rng_states": trainer.fit_loop._epoch_rng_states,
-            }
-        return checkpoint
 
     # -------------------------------------------------------------------- restoring
     def restore_modules_and_callbacks(self) -> None:
@@ -214,16 +225,23 @@ class CheckpointConnector:
         checkpoint = self._loaded
         if checkpoint is None:
             return
-        trainer = self.trainer
-        hooks = trainer._hooks
-        module, datamodule = trainer.lightning_module, trainer.datamodule
-        hooks.module("on_load_checkpoint", checkpoint)
+        self._restore_module(checkpoint)
+        self._restore_datamodule(checkpoint)
+        self._restore_callbacks(checkpoint)
+
+    def _restore_module(self, checkpoint: dict[str, Any]) -> None:
+        module = self.trainer.lightning_module
+        self.trainer._hooks.module("on_load_checkpoint", checkpoint)
         load_module_weights(
             module, checkpoint["state_dict"], str(self.ckpt_path), module.strict_loading
         )
+
+    def _restore_datamodule(self, checkpoint: dict[str, Any]) -> None:
+        datamodule = self.trainer.datamodule
         if datamodule is not None and type(datamodule).__qualname__ in checkpoint:
-            hooks.datamodule("load_state_dict", checkpoint[type(datamodule).__qualname__])
-        self._restore_callbacks(checkpoint)
+            self.trainer._hooks.datamodule(
+                "load_state_dict", checkpoint[type(datamodule).__qualname__]
+            )
 
     def _restore_callbacks(self, checkpoint: dict[str, Any]) -> None:
         trainer = self.trainer
@@ -254,7 +272,10 @@ class CheckpointConnector:
         loops = checkpoint.get("loops") or {}
         fn = trainer.state.fn
         if fn == TrainerFn.FITTING:
-            self._restore_fit(checkpoint, loops.get("fit_loop"))
+            self._restore_loops(checkpoint, loops.get("fit_loop"))
+            self._check_training_state(checkpoint)
+            self._restore_optimizers(checkpoint["optimizer_states"])
+            self._restore_schedulers(checkpoint["lr_schedulers"])
             info(f"Restored all states from the checkpoint at {self.ckpt_path}")
             return
         loop = {
@@ -266,10 +287,9 @@ class CheckpointConnector:
             load_loop(loop[1], loops.get(loop[0]))
         info(f"Loaded model weights from the checkpoint at {self.ckpt_path}")
 
-    def _restore_fit(self, checkpoint: dict[str, Any], fit_state: dict[str, Any] | None) -> None:
-        trainer = self.trainer
-        name = describe(str(self.ckpt_path))
-        fit_loop = trainer.fit_loop
+    def _restore_loops(self, checkpoint: dict[str, Any], fit_state: dict[str, Any] | None) -> None:
+        """The fit loop's counters, and from them where training continues."""
+        trainer, fit_loop = self.trainer, self.trainer.fit_loop
         load_loop(fit_loop, fit_state)
         if fit_loop.max_epochs not in (None, -1) and trainer.current_epoch > fit_loop.max_epochs:
             raise MisconfigurationException(
@@ -277,6 +297,9 @@ class CheckpointConnector:
                 f" have set Trainer(max_epochs={fit_loop.max_epochs})."
             )
         fit_loop._resume = resume_point(fit_loop, checkpoint.get(EXACT_RESUME_KEY))
+
+    def _check_training_state(self, checkpoint: dict[str, Any]) -> None:
+        name = describe(str(self.ckpt_path))
         for key in ("optimizer_states", "lr_schedulers"):
             if key not in checkpoint:
                 raise KeyError(
@@ -284,14 +307,19 @@ class CheckpointConnector:
                     f" model ({key!r} is missing). This is probably due to"
                     " `ModelCheckpoint.save_weights_only` being set to `True`."
                 )
-        optimizer_states = checkpoint["optimizer_states"]
-        if len(optimizer_states) != len(trainer.optimizers):
+        saved, made = len(checkpoint["optimizer_states"]), len(self.trainer.optimizers)
+        if saved != made:
             raise ValueError(
-                f"{name} holds {len(optimizer_states)} optimizer state(s), but"
-                f" configure_optimizers returned {len(trainer.optimizers)} optimizer(s)"
+                f"{name} holds {saved} optimizer state(s), but configure_optimizers returned"
+                f" {made} optimizer(s)"
             )
-        for optimizer, state in zip(trainer.optimizers, optimizer_states):
+
+    def _restore_optimizers(self, states: list[dict[str, Any]]) -> None:
+        trainer = self.trainer
+        for optimizer, state in zip(trainer.optimizers, states):
             optimizer.load_state_dict(state)
         trainer.strategy._optimizers_to_device()
-        for config, state in zip(trainer.lr_scheduler_configs, checkpoint["lr_schedulers"]):
+
+    def _restore_schedulers(self, states: list[dict[str, Any]]) -> None:
+        for config, state in zip(self.trainer.lr_scheduler_configs, states):
             config.scheduler.load_state_dict(state)
