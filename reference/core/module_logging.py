@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from torch import Tensor
+
+from reference.core.logged_values import parse_reduce_fx, to_logged_value
 from reference.utilities.exceptions import MisconfigurationException
 from reference.utilities.warnings import warn
 
@@ -84,8 +87,6 @@ class LoggingMixin:
         The hook calling it decides the defaults: per-step in training hooks, per-epoch (mean
         over batches, weighted by batch size) in evaluation hooks and epoch hooks.
         """
-        from reference.trainer.results import parse_reduce_fx, to_logged_value
-
         trainer = self._trainer
         if trainer is None:
             warn(
@@ -137,7 +138,8 @@ class LoggingMixin:
                 f"You called `self.log({name!r}, ..., logger=True)` but have no logger configured."
                 " You can enable one by doing `Trainer(logger=ALogger(...))`"
             )
-        value = to_logged_value(value, name, self.device, enable_graph)
+        device = None if isinstance(value, Tensor) else self.device  # only numbers need it
+        value = to_logged_value(value, name, device, enable_graph)
         results.log(
             fx,
             name,

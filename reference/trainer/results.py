@@ -8,9 +8,8 @@ per-call tensor arithmetic and no host synchronisation happen while training.
 
 from __future__ import annotations
 
-import numbers
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,39 +20,6 @@ from reference.utilities.exceptions import MisconfigurationException
 
 _FLUSH_EVERY = 64
 _DATALOADER_SUFFIX = "/dataloader_idx_{}"
-
-# reduce_fx may be given as a name or as the function itself (Lightning accepts both)
-_REDUCTIONS: dict[Any, str] = {
-    "mean": "mean",
-    "avg": "mean",
-    "sum": "sum",
-    "max": "max",
-    "min": "min",
-    torch.mean: "mean",
-    torch.sum: "sum",
-    torch.max: "max",
-    torch.min: "min",
-    sum: "sum",
-    max: "max",
-    min: "min",
-}
-
-
-def parse_reduce_fx(reduce_fx: str | Callable) -> str:
-    key = reduce_fx.lower() if isinstance(reduce_fx, str) else reduce_fx
-    try:
-        return _REDUCTIONS[key]
-    except (KeyError, TypeError):
-        raise MisconfigurationException(
-            "Only `self.log(..., reduce_fx={min,max,mean,sum})` are supported."
-            f" If you need a custom reduction, log the reduced value yourself. Found: {reduce_fx}"
-        ) from None
-
-
-def default_float_dtype() -> torch.dtype:
-    """The default dtype, but no lower than float32 (logged values are reduced in >= fp32)."""
-    dtype = torch.get_default_dtype()
-    return dtype if dtype in (torch.float32, torch.float64) else torch.float32
 
 
 @dataclass(frozen=True)
@@ -83,13 +49,6 @@ class MetricMeta:
             suffix = _DATALOADER_SUFFIX.format(self.dataloader_idx)
             name, forked = name + suffix, forked + suffix
         return name, forked
-
-
-def is_metric_object(value: Any) -> bool:
-    """A ``torchmetrics.Metric`` (or anything with its protocol): it reduces itself."""
-    return all(
-        callable(getattr(value, name, None)) for name in ("update", "compute", "reset")
-    ) and hasattr(value, "_forward_cache")
 
 
 class LoggedMetric:
@@ -299,43 +258,6 @@ class ResultCollection(dict):
     def reset(self) -> None:
         for metric in self.values():
             metric.reset()
-
-
-def to_logged_value(value: Any, name: str, device: torch.device, enable_graph: bool) -> Any:
-    """Validate one ``self.log`` value: a detached scalar tensor, or a Metric object as it is."""
-    if isinstance(value, Tensor):
-        if not enable_graph:
-            value = value.detach()
-        if value.numel() != 1:
-            raise ValueError(
-                f"`self.log({name}, {value})` was called, but the tensor must have a single"
-                f" element. You can try doing `self.log({name}, {value}.mean())`"
-            )
-        if value.dim():
-            value = value.squeeze()
-        dtype = value.dtype
-        if dtype is not torch.float32 and dtype is not torch.float64:
-            if not value.is_floating_point():
-                warnings.warn(
-                    f"You called `self.log({name!r}, ...)` but the value needs to be floating to"
-                    f" be reduced. Converting it to {default_float_dtype()}.",
-                    stacklevel=4,
-                )
-            value = value.to(default_float_dtype())
-        # a copy: the caller may keep changing its tensor in place after logging it
-        return value.clone()
-    if isinstance(value, numbers.Number) and not isinstance(value, complex):
-        return torch.tensor(value, device=device, dtype=default_float_dtype())
-    if is_metric_object(value):
-        return value
-    if isinstance(value, Mapping):
-        raise ValueError(
-            f"`self.log({name}, {value})` was called, but nested dictionaries cannot be logged"
-        )
-    raise ValueError(
-        f"`self.log({name}, {value})` was called, but `{type(value).__name__}` values cannot be"
-        " logged"
-    )
 
 
 def extract_batch_size(batch: Any) -> int:
