@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -40,6 +41,17 @@ class ChildFailed(RuntimeError):
     pass
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a measured interpreter: ours, with bytecode caching as Python's default.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set (some CI images and containers set it), an editable
+    install such as trainspec's has no ``__pycache__`` and is compiled from source on every
+    import, while site-packages (torch, Lightning) were compiled at install time; that would
+    compare compilation with loading. The first, unmeasured import writes the cache.
+    """
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 class ImportSample(NamedTuple):
     """Seconds, in one fresh interpreter: ``import torch`` (wall), then ``import <module>``
     after it (wall, and process CPU time).
@@ -55,6 +67,7 @@ def time_one_import(module: str, python: str = sys.executable) -> ImportSample:
     completed = subprocess.run(
         [python, "-c", _CHILD.format(module=module)],
         cwd=REPO,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -118,6 +131,7 @@ def breakdown(module: str, top: int = 15) -> list[tuple[int, int, str]]:
     completed = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", f"import torch; import {module}"],
         cwd=REPO,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=300,
