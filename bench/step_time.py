@@ -35,6 +35,7 @@ from bench.workload import (  # noqa: E402
     import_framework,
     make_loader,
     time_framework_loop,
+    time_raw_closure_loop,
     time_raw_loop,
 )
 
@@ -72,15 +73,19 @@ def _measure(
     if warmup:  # lazy imports, first allocations and bytecode compilation stay out of the rounds
         warm_loader = make_loader(min(steps, WARMUP_STEPS))
         time_raw_loop(warm_loader)
+        time_raw_closure_loop(warm_loader)
         for variant in variants:
             for _, module in loaded:
                 time_framework_loop(module, variant, warm_loader)
 
     raw: list[Timing] = []
+    raw_closure: list[Timing] = []
     framework_samples: dict[tuple[str, str], list[Timing]] = {}
     for index in range(rounds):
-        for variant in variants:
+        for position, variant in enumerate(variants):
             raw.append(time_raw_loop(loader))
+            if position == 0:
+                raw_closure.append(time_raw_closure_loop(loader))
             for name, module in loaded:
                 sample = time_framework_loop(module, variant, loader)
                 framework_samples.setdefault((variant.name, name), []).append(sample)
@@ -88,6 +93,7 @@ def _measure(
             on_round(index)
 
     raw_us = per_step_medians(raw, steps)
+    closure_us = per_step_medians(raw_closure, steps)
     results = []
     for (variant_name, name), samples in framework_samples.items():
         us = per_step_medians(samples, steps)
@@ -113,6 +119,11 @@ def _measure(
         },
         "machine": machine_info(),
         "raw": {"samples": len(raw), "us_per_step": raw_us},
+        "raw_closure": {
+            "samples": len(raw_closure),
+            "us_per_step": closure_us,
+            "ratio_to_raw": {m: closure_us[m] / raw_us[m] for m in MEASURES},
+        },
         "results": results,
     }
 
@@ -138,6 +149,18 @@ def format_results(results: dict[str, Any]) -> str:
     rows: list[list[Any]] = [
         ["—", "raw", f"{raw['fit_cpu']:.1f}", one, f"{raw['loop_cpu']:.1f}", one, one, one]
     ]
+    closure = results["raw_closure"]
+    rows.append(
+        ["—", "raw, closure form"]
+        + [
+            f"{closure['us_per_step']['fit_cpu']:.1f}",
+            f"{closure['ratio_to_raw']['fit_cpu']:.2f}×",
+            f"{closure['us_per_step']['loop_cpu']:.1f}",
+            f"{closure['ratio_to_raw']['loop_cpu']:.2f}×",
+            f"{closure['ratio_to_raw']['fit_wall']:.2f}×",
+            f"{closure['ratio_to_raw']['loop_wall']:.2f}×",
+        ]
+    )
     for row in results["results"]:
         us, ratio = row["us_per_step"], row["ratio_to_raw"]
         rows.append(

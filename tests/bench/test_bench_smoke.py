@@ -42,6 +42,11 @@ def test_step_time_measures_every_loop_and_variant():
     raw = results["raw"]
     assert raw["samples"] == 2 * len(VARIANTS)  # once per variant per round
     assert all(positive(raw["us_per_step"][m]) for m in step_time.MEASURES)
+    closure = results["raw_closure"]
+    assert closure["samples"] == 2  # once per round
+    for measure in step_time.MEASURES:
+        expected = closure["us_per_step"][measure] / raw["us_per_step"][measure]
+        assert closure["ratio_to_raw"][measure] == pytest.approx(expected)
 
     pairs = {(row["variant"], row["framework"]) for row in results["results"]}
     assert pairs == {(v.name, f) for v in VARIANTS for f in INSTALLED}
@@ -55,8 +60,9 @@ def test_step_time_measures_every_loop_and_variant():
         assert row["us_per_step"]["loop_wall"] <= row["us_per_step"]["fit_wall"]
 
     table = step_time.format_results(results)
-    # the separator, the raw row, one row per measured loop
-    assert table.count("\n| ") == 2 + len(results["results"])
+    # the separator, the two raw rows, one row per measured loop
+    assert table.count("\n| ") == 3 + len(results["results"])
+    assert "| — | raw, closure form |" in table
     assert "| — | raw |" in table
 
 
