@@ -171,8 +171,8 @@ def apply_fast_dev_run(trainer: Trainer, batches: int) -> None:
 def log_hyperparams(trainer: Trainer) -> None:
     """Give every logger the module's (and datamodule's) initial hyperparameters and the graph.
 
-    Only objects that called ``save_hyperparameters`` (which sets ``_log_hyperparams``; it
-    arrives with the checkpointing issue) have hyperparameters to log, as in Lightning.
+    Only objects that called ``save_hyperparameters`` (which sets ``_log_hyperparams``) have
+    hyperparameters to log, as in Lightning.
     """
     if not trainer.loggers or not trainer._enable_autolog_hparams:
         return
