@@ -1,9 +1,9 @@
 """Loop progress counters: every count the loops keep, each with ``state_dict``/``load_state_dict``.
 
 The shapes follow Lightning's checkpoints (``{"total": {...}, "current": {...}}``), so that
-checkpoints save and restore them as they are (``loop_state.py`` converts the layout). ``total`` never resets; ``current``
-resets when its loop starts a new run (a new epoch for batch counters). Plain classes with
-``__slots__``: they are incremented several times per batch.
+checkpoints save and restore them as they are (``loop_state.py`` converts the layout). ``total``
+never resets; ``current`` resets when its loop starts a new run (a new epoch for batch counters).
+Plain classes with ``__slots__``: they are incremented several times per batch.
 """
 
 from __future__ import annotations
