@@ -29,8 +29,8 @@ LEGACY = [(64, "64-true"), ("64", "64-true"), (32, "32-true"), ("32", "32-true")
 DISCOURAGED = [(16, "16-mixed"), ("16", "16-mixed"), ("bf16", "bf16-mixed")]
 INVALID = ["8", 8, "fp16", "16-MIXED", "double", "bf16-true-x"]
 CPU_FALLBACK = {
-    ("cpu", "16-mixed"): "cpu-16-mixed not run here: Lightning falls back to bf16-mixed on CPU "
-    "(PRECVAL-006 checks the reported value and the warning)"
+    ("cpu", "16-mixed"): "cpu-16-mixed not run here: on CPU 16-mixed falls back to "
+    "bf16-mixed, de facto (PRECVAL-006 checks the reported value and the warning)"
 }
 
 

@@ -33,8 +33,9 @@ AMP = facts("§5", "16-mixed creates a torch.amp.GradScaler(device): loss scaled
             "scaler.update (step skipped on inf/nan)")
 SCALER_DOCS = docs_silent("loss scaling / GradScaler")
 CPU_FALLBACK = {
-    ("cpu", "16-mixed"): "cpu-16-mixed not run: Lightning falls back to bf16-mixed on CPU, which "
-    "has no GradScaler (SCALER-001/002 check there is none, PRECVAL-006 the fallback)"
+    ("cpu", "16-mixed"): "cpu-16-mixed not run: on CPU 16-mixed falls back to bf16-mixed "
+    "(de facto), which has no GradScaler (SCALER-001/002 check there is none, PRECVAL-006 "
+    "the fallback)"
 }
 fp16_amp = matrix.parametrize(precisions=("16-mixed",))
 RUN_FLAGS = {"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 0,

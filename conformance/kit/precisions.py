@@ -55,15 +55,12 @@ SEMANTICS: dict[str, PrecisionSemantics] = {
 }
 
 
-# What PyTorch sees of XLA's half precisions (the downcast happens inside the XLA compiler).
-_XLA_HALF = {
-    precision: PrecisionSemantics(precision, *([torch.float32] * 3), None, torch.float32, False)
-    for precision in ("16-true", "bf16-true")
-}
-
-
 def semantics(device: str, precision: str) -> PrecisionSemantics:
-    """The expected behaviour of ``precision`` on ``device``."""
-    if device == "xla" and precision in _XLA_HALF:
-        return _XLA_HALF[precision]
+    """The expected behaviour of ``precision`` on ``device``.
+
+    The same on every device, XLA included: ``16-true``/``bf16-true`` mean half-precision weights
+    and inputs as PyTorch sees them. (Lightning implements them on XLA with the ``XLA_USE_F16``/
+    ``XLA_USE_BF16`` compiler flags instead, which torch_xla 2.9 no longer honours reliably —
+    ``docs/xla.md``; that is a declared Lightning deviation, not a weaker clause.)
+    """
     return SEMANTICS[effective_precision(device, precision)]
