@@ -47,8 +47,10 @@ def _fmt(t: torch.Tensor | None) -> object:
     return None if t is None else [round(v, 6) for v in t.flatten().tolist()]
 
 
-def _close(a: torch.Tensor | None, b: torch.Tensor) -> bool:
-    return a is not None and torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+def _close(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    # Either side may be None (a trainer that zeroes gradients to None at the wrong time): that
+    # is a mismatch to report, not a crash of the clause.
+    return a is not None and b is not None and torch.allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def _check_steps(model: Any, expected: list, what: str) -> None:
