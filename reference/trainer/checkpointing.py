@@ -65,6 +65,7 @@ class CheckpointConnector:
         """Choose the run's checkpoint (facts §3.3) and read it now, before any hook runs, so a
         missing or bad file stops the run with a clear error naming it."""
         self._loaded = None
+        self.trainer.fit_loop._resume = None  # a previous resume that ran no epoch is over
         if self._pinned and ckpt_path:
             warn(
                 f"`trainer.ckpt_path = {self._pinned!r}` was set but then you passed"

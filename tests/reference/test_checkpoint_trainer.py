@@ -202,3 +202,17 @@ def test_evaluation_loads_weights_but_not_the_optimizer(make_trainer: Any, tmp_p
     fresh = boring(L)
     make_trainer(limit_val_batches=1).validate(fresh, ckpt_path=tmp_path / "t.ckpt")
     assert torch.equal(fresh.layer.weight, trained.layer.weight)
+
+
+def test_a_resume_that_trains_nothing_does_not_leak_into_the_next_fit(
+    make_trainer: Any, tmp_path: Path
+) -> None:
+    trainer = make_trainer(max_epochs=1, limit_val_batches=0)
+    trainer.fit(boring(L))
+    trainer.save_checkpoint(tmp_path / "one.ckpt")
+    again = make_trainer(max_epochs=1, limit_val_batches=0)
+    again.fit(boring(L), ckpt_path=tmp_path / "one.ckpt")  # already finished: no epoch runs
+    assert again.fit_loop._resume is not None  # nothing consumed it
+    again.fit(boring(L))  # no ckpt_path: the old resume point must not apply
+    assert again.fit_loop._resume is None
+    assert again.ckpt_path is None
