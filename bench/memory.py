@@ -1,13 +1,15 @@
-"""Peak memory of the raw loop, the reference and Lightning, as ratios to the raw loop.
+"""Memory of the raw loop, the reference and Lightning while training, as ratios to the raw loop.
 
 Each sample is a fresh process (``python -m bench.memory --child ...``) that imports torch and
-the framework, builds the data, then trains once; it reports
+the framework, trains a 5-step warm-up run (lazy imports such as ``torch._dynamo``, which the
+first optimizer pulls in, stay out of the numbers), builds the data, then trains once; it reports
 
-- ``peak_rss``: the process's peak resident set size (``ru_maxrss``), imports included;
-- ``rss_growth``: peak RSS minus the RSS before the measured training run (after a 5-step
-  warm-up run, so lazy imports such as ``torch._dynamo`` on the first optimizer are excluded);
-- ``python_peak``: the peak of Python-level allocations while training (``tracemalloc``; tensor
-  storage is not counted, so this is the framework's own bookkeeping).
+- ``fit_peak_rss``: the highest resident set size while that run trains (sampled every
+  millisecond by a thread; the process's own ``ru_maxrss`` is no use here, as it is reached while
+  torch's libraries load and is the same for every loop);
+- ``fit_rss_growth``: ``fit_peak_rss`` minus the RSS just before the run;
+- ``python_peak``: the peak of Python-level allocations during the run (``tracemalloc``; tensor
+  storage is not counted, so this is the loop's own bookkeeping).
 
 Medians over ``--repeats`` processes.
 
@@ -19,9 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
+import threading
 import tracemalloc
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +45,7 @@ from bench.workload import (  # noqa: E402
     time_raw_loop,
 )
 
-MEASURES = ("peak_rss", "rss_growth", "python_peak")
+MEASURES = ("fit_peak_rss", "fit_rss_growth", "python_peak")
 VARIANTS = ("plain", "log")
 WARMUP_STEPS = 5
 
@@ -69,22 +71,49 @@ def _child(loop: str, variant_name: str, steps: int) -> dict[str, int]:
         raise SystemExit(f"{loop} is not installed")
     variant = VARIANTS_BY_NAME[variant_name]
 
-    def train(steps: int) -> None:
-        loader = make_loader(steps)
+    def train(loader: Any) -> None:
         if framework is None:
             time_raw_loop(loader)
         else:
             time_framework_loop(framework, variant, loader)
 
     # lazy imports (the first optimizer imports torch._dynamo: ~100 MiB) stay out of the numbers
-    train(WARMUP_STEPS)
+    train(make_loader(WARMUP_STEPS))
+    loader = make_loader(steps)  # the data is the same for every loop: not counted either
     before = current_rss()
+    sampler = RssSampler()
     tracemalloc.start()
-    train(steps)
-    _, python_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    return {"peak_rss": peak, "rss_growth": max(peak - before, 0), "python_peak": python_peak}
+    sampler.start()
+    try:
+        train(loader)
+    finally:
+        peak = sampler.finish()
+        _, python_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return {
+        "fit_peak_rss": peak,
+        "fit_rss_growth": max(peak - before, 0),
+        "python_peak": python_peak,
+    }
+
+
+class RssSampler(threading.Thread):
+    """Polls the process's RSS every ``interval`` seconds and keeps the highest value."""
+
+    def __init__(self, interval: float = 0.001) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peak = current_rss()
+        self._stop_requested = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_requested.wait(self.interval):
+            self.peak = max(self.peak, current_rss())
+
+    def finish(self) -> int:
+        self._stop_requested.set()
+        self.join()
+        return max(self.peak, current_rss())
 
 
 def measure(loop: str, variant: str, steps: int) -> dict[str, int]:
@@ -152,38 +181,27 @@ def _ratio(value: float | None) -> str:
 
 def format_results(results: dict[str, Any]) -> str:
     mib, kib = 1024 * 1024, 1024
-    raw = results["raw"]["bytes"]
-    rows: list[list[str]] = [
-        [
-            "—",
-            "raw",
-            f"{raw['peak_rss'] / mib:.0f}",
-            "1.00×",
-            f"{raw['rss_growth'] / mib:.1f}",
-            f"{raw['python_peak'] / kib:.0f}",
-            "1.00×",
+
+    def cells(values: dict[str, float], ratio: dict[str, float | None] | None) -> list[str]:
+        ratio = ratio or {m: 1.0 for m in MEASURES}
+        return [
+            f"{values['fit_peak_rss'] / mib:.0f}",
+            _ratio(ratio["fit_peak_rss"]),
+            f"{values['fit_rss_growth'] / mib:.1f}",
+            f"{values['python_peak'] / kib:.0f}",
+            _ratio(ratio["python_peak"]),
         ]
-    ]
+
+    rows = [["—", "raw", *cells(results["raw"]["bytes"], None)]]
     for row in results["results"]:
-        values, ratio = row["bytes"], row["ratio_to_raw"]
-        rows.append(
-            [
-                row["variant"],
-                row["framework"],
-                f"{values['peak_rss'] / mib:.0f}",
-                _ratio(ratio["peak_rss"]),
-                f"{values['rss_growth'] / mib:.1f}",
-                f"{values['python_peak'] / kib:.0f}",
-                _ratio(ratio["python_peak"]),
-            ]
-        )
+        rows.append([row["variant"], row["framework"], *cells(row["bytes"], row["ratio_to_raw"])])
     header = [
         "variant",
         "loop",
-        "peak RSS MiB",
+        "peak RSS in fit, MiB",
         "× raw",
-        "RSS growth in fit MiB",
-        "Python peak KiB",
+        "RSS growth in fit, MiB",
+        "Python peak in fit, KiB",
         "× raw",
     ]
     config = results["config"]
