@@ -96,3 +96,72 @@ def run_pytest(tmp_path_factory: pytest.TempPathFactory) -> Any:
         return run_child(command, tmp_path_factory.mktemp("pytest"), timeout=timeout)
 
     return run
+
+
+class CertifyServer:
+    """Client of ``tests/fixtures/certify_server.py``: one server process per test worker."""
+
+    SCRIPT = REPO / "tests" / "fixtures" / "certify_server.py"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.stderr = open(workdir / "server.stderr", "w")  # noqa: SIM115 (closed in close())
+        self.process = subprocess.Popen(
+            [sys.executable, str(self.SCRIPT)],
+            cwd=workdir,
+            env=child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+        )
+        self._expect_reply(timeout=300)  # {"ready": true} once the imports are done
+        self.count = 0
+
+    def _expect_reply(self, timeout: float) -> dict[str, Any]:
+        import select
+
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self.process.kill()
+            log = (self.workdir / "server.stderr").read_text()[-3000:]
+            raise RuntimeError(f"the certify server stopped answering; its stderr ends:\n{log}")
+        return json.loads(line)
+
+    def certify(self, target: str, suite: str, clauses: str, timeout: float) -> Run:
+        assert self.process.stdin is not None
+        self.count += 1
+        workdir = self.workdir / f"run{self.count}"
+        request = {
+            "target": target,
+            "suite": suite,
+            "clauses": clauses,
+            "workdir": str(workdir),
+            "timeout": timeout,
+        }
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        reply = self._expect_reply(timeout=timeout + 60)
+        path = reply["certificate"]
+        certificate = json.loads(Path(path).read_text()) if path else None
+        return Run(reply["returncode"], reply["output"], certificate)
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def certify_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Certifies many targets fast: each in a child forked from a server that has already
+    imported torch, the reference and the clause modules (see certify_server.py)."""
+    server = CertifyServer(tmp_path_factory.mktemp("certify-server"))
+    yield server
+    server.close()
