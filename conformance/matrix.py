@@ -41,7 +41,7 @@ from typing import Any
 import pytest
 import torch
 
-from conformance.target import Target
+from conformance.target import Target, xla_configured
 
 DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps", "xla")
 PRECISIONS: tuple[str, ...] = (
@@ -117,9 +117,7 @@ def effective_precision(device: str, precision: str) -> str:
     return precision
 
 
-def cells(
-    devices: Iterable[str] = DEVICES, precisions: Iterable[str] = PRECISIONS
-) -> list[Any]:
+def cells(devices: Iterable[str] = DEVICES, precisions: Iterable[str] = PRECISIONS) -> list[Any]:
     """``pytest.param(device, precision, id="<device>-<precision>")`` for every combination."""
     devices, precisions = tuple(devices), tuple(precisions)
     _check_known(devices, precisions)
@@ -162,11 +160,12 @@ def device_probe() -> Mapping[str, str | None]:
         if mps is not None and mps.is_available()
         else "mps not available: torch.backends.mps.is_available() is False"
     )
-    found["xla"] = (
-        None
-        if importlib.util.find_spec("torch_xla") is not None
-        else "xla not available: torch_xla is not installed"
-    )
+    if xla_configured():
+        found["xla"] = None
+    elif importlib.util.find_spec("torch_xla") is None:
+        found["xla"] = "xla not available: torch_xla is not installed"
+    else:
+        found["xla"] = "xla not available: torch_xla is installed but PJRT_DEVICE is not set"
     return found
 
 

@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from conformance.deviations import DeviationsError, DeviationsFile, load_deviations
-from conformance.target import Target, TargetLoadError, load_target, resolve_spec
+from conformance.target import (
+    Target,
+    TargetLoadError,
+    load_target,
+    resolve_spec,
+    start_xla_runtime,
+)
 
 _STATE = pytest.StashKey["SessionState"]()
 NO_DEVIATIONS = "none"  # --trainspec-deviations none: certify without any declared deviation
@@ -83,6 +89,7 @@ def prepare(config: pytest.Config) -> Target:
     if state.target is not None:
         return state.target
     spec = resolve_spec(config.getoption("trainspec_target"))
+    start_xla_runtime()  # before the target is imported or any clause trains on the CPU
     try:
         target = load_target(spec)
     except TargetLoadError as exc:

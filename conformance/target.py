@@ -161,6 +161,29 @@ class Target:
         printer.text(repr(self))  # hypothesis' pretty printer would otherwise list every field
 
 
+def xla_configured() -> bool:
+    """torch_xla is installed and ``PJRT_DEVICE`` names a runtime (TPU, CPU, CUDA): without
+    the variable torch_xla has no device to offer, so XLA counts as absent."""
+    return bool(os.environ.get("PJRT_DEVICE")) and importlib.util.find_spec("torch_xla") is not None
+
+
+def start_xla_runtime() -> None:
+    """Start a configured XLA runtime before any clause runs.
+
+    The XLA runtime must start before the process's first CPU ``backward()``, or every later XLA
+    backward fails (``device_ready_queues_`` assertion, torch_xla 2.9). Clauses train on the CPU
+    before they reach XLA cells, so the session starts it first, whatever the target does.
+    """
+    if not xla_configured():
+        return
+    try:
+        from torch_xla import runtime
+
+        runtime.addressable_runtime_device_count()
+    except Exception:  # a broken install shows up in the XLA cells themselves
+        pass
+
+
 def available_devices() -> dict[str, int]:
     """Device types this machine has, with their counts (``cpu`` is always 1)."""
     import torch  # imported lazily: the plugin must not pull torch into unrelated sessions
@@ -171,8 +194,8 @@ def available_devices() -> dict[str, int]:
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         found["mps"] = 1
-    if importlib.util.find_spec("torch_xla") is not None:
-        found["xla"] = 1  # as conformance.matrix does: an installed torch_xla means a device
+    if xla_configured():
+        found["xla"] = 1
     return found
 
 
