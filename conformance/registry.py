@@ -107,9 +107,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def family_of(clause_id: str) -> str:
     match = CLAUSE_ID.match(clause_id)
     if not match:
-        raise ValueError(
-            f"bad clause ID {clause_id!r}: expected FAMILY-NNN, e.g. 'HOOK-FIT-003'"
-        )
+        raise ValueError(f"bad clause ID {clause_id!r}: expected FAMILY-NNN, e.g. 'HOOK-FIT-003'")
     return match.group("family")
 
 

@@ -18,15 +18,25 @@ from conformance.kit.devices import same_device, tensors_in
 from conformance.registry import clause, facts, seed
 from conformance.target import Target
 
-ACCELERATORS = facts("§6", "Names: 'cpu', 'cuda', 'gpu', 'mps', 'tpu', 'auto'; 'auto' picks TPU "
-                     "(XLA) > MPS > CUDA > CPU; 'gpu' picks MPS if available else CUDA, else "
-                     "error. Unavailable requested accelerator -> MisconfigurationException "
-                     "listing available ones.")
-DEVICES_CPU = facts("§6", "CPU: devices must be an int > 0 or a digit string (-1 or a list -> "
-                    "TypeError; 0 -> MisconfigurationException); 'auto' -> 1. devices=N>1 (or "
-                    "'2') on CPU -> DDPStrategy over N processes")
-ONE_PER_HARDWARE = seed("004", "Accelerator", "An Accelerator is meant to deal with one type of "
-                        "Hardware. Currently there are accelerators for: CPU, GPU, TPU")
+ACCELERATORS = facts(
+    "§6",
+    "Names: 'cpu', 'cuda', 'gpu', 'mps', 'tpu', 'auto'; 'auto' picks TPU "
+    "(XLA) > MPS > CUDA > CPU; 'gpu' picks MPS if available else CUDA, else "
+    "error. Unavailable requested accelerator -> MisconfigurationException "
+    "listing available ones.",
+)
+DEVICES_CPU = facts(
+    "§6",
+    "CPU: devices must be an int > 0 or a digit string (-1 or a list -> "
+    "TypeError; 0 -> MisconfigurationException); 'auto' -> 1. devices=N>1 (or "
+    "'2') on CPU -> DDPStrategy over N processes",
+)
+ONE_PER_HARDWARE = seed(
+    "004",
+    "Accelerator",
+    "An Accelerator is meant to deal with one type of "
+    "Hardware. Currently there are accelerators for: CPU, GPU, TPU",
+)
 FLAGS_SILENT = docs_silent("the Trainer's accelerator and devices flags")
 # accelerator="gpu"/"tpu" and the device each needs.
 NEEDS = {"cuda": ("cuda",), "mps": ("mps",), "gpu": ("cuda", "mps"), "tpu": ("xla",)}
@@ -39,8 +49,10 @@ def _available_names() -> list[str]:
 def _skip_if_present(accelerator: str) -> None:
     present = [d for d in NEEDS[accelerator] if d in matrix.available_devices()]
     if present:
-        pytest.skip(f"accelerator={accelerator!r} is available here ({', '.join(present)}); "
-                    "this clause needs a machine without it")
+        pytest.skip(
+            f"accelerator={accelerator!r} is available here ({', '.join(present)}); "
+            "this clause needs a machine without it"
+        )
 
 
 class _Seen:
@@ -59,14 +71,22 @@ def _collectives_model(target: Target, seen: _Seen, call: str) -> Any:
         def training_step(self, batch: Any, batch_idx: int) -> Any:
             x = batch[0]
             if call == "all_gather":
-                inputs = {"tensor": x, "nested": {"list": [x * 2], "tuple": (x.sum(),)},
-                          "number": 3.0}
-                seen.values = {"inputs": inputs, "out": self.all_gather(inputs),
-                               "device": self.device}
+                inputs = {
+                    "tensor": x,
+                    "nested": {"list": [x * 2], "tuple": (x.sum(),)},
+                    "number": 3.0,
+                }
+                seen.values = {
+                    "inputs": inputs,
+                    "out": self.all_gather(inputs),
+                    "device": self.device,
+                }
             else:
                 payloads = {"tensor": x, "dict": {"a": x}, "text": "broadcast me"}
-                seen.values = {name: (obj, self.trainer.strategy.broadcast(obj, src=0))
-                               for name, obj in payloads.items()}
+                seen.values = {
+                    name: (obj, self.trainer.strategy.broadcast(obj, src=0))
+                    for name, obj in payloads.items()
+                }
             return self.layer(x).sum()
 
         def configure_optimizers(self) -> Any:
@@ -100,8 +120,12 @@ def test_auto_and_gpu_pick_a_device(target: Target, make_trainer: Any, accelerat
         pytest.skip("no CUDA or MPS device here (ACCEL-004 checks the error)")
     expected = matrix.TORCH_DEVICE_TYPE[present[0]]
     seen = _Seen()
-    _fit_once(make_trainer, _collectives_model(target, seen, "broadcast"),
-              accelerator=accelerator, devices=1)
+    _fit_once(
+        make_trainer,
+        _collectives_model(target, seen, "broadcast"),
+        accelerator=accelerator,
+        devices=1,
+    )
     tensor = seen.values["tensor"][0]
     assert tensor.device.type == expected, (
         f"accelerator={accelerator!r} trained on {tensor.device}, expected {expected}"
@@ -113,8 +137,11 @@ def test_auto_and_gpu_pick_a_device(target: Target, make_trainer: Any, accelerat
     "An unknown accelerator name fails at Trainer construction with a ValueError naming it and "
     "listing the valid names (auto, cpu, cuda, mps, tpu, or those the target claims)",
     level="de-facto",
-    source=facts("§6", "Invalid name (including 'hpu' since 2.5.6) -> ValueError 'You selected an "
-                 "invalid accelerator name'"),
+    source=facts(
+        "§6",
+        "Invalid name (including 'hpu' since 2.5.6) -> ValueError 'You selected an "
+        "invalid accelerator name'",
+    ),
     docs_say=FLAGS_SILENT,
 )
 @pytest.mark.parametrize("name", ["foo", "hpu", "cpux"])
@@ -215,8 +242,10 @@ def test_cpu_devices_invalid(make_trainer: Any, devices: Any) -> None:
 def test_cpu_devices_two(target: Target, make_trainer: Any, devices: Any) -> None:
     strategies = target.declaration.strategies
     if strategies is not None and "ddp" not in strategies:
-        pytest.skip(f"target does not claim strategy 'ddp' (TRAINSPEC strategies: "
-                    f"{', '.join(strategies) or 'none'}); devices=2 on CPU runs DDP")
+        pytest.skip(
+            f"target does not claim strategy 'ddp' (TRAINSPEC strategies: "
+            f"{', '.join(strategies) or 'none'}); devices=2 on CPU runs DDP"
+        )
     trainer = make_trainer(accelerator="cpu", devices=devices)
     assert (trainer.num_devices, list(trainer.device_ids)) == (2, [0, 1]), (
         f"devices={devices!r}: num_devices={trainer.num_devices}, device_ids={trainer.device_ids}"
@@ -228,10 +257,16 @@ def test_cpu_devices_two(target: Target, make_trainer: Any, devices: Any) -> Non
     "With devices=1 the Trainer reports one process on one device: num_devices 1, device_ids "
     "[0], world_size 1, global_rank, local_rank and node_rank 0",
     level="de-facto",
-    source=facts("§6", "trainer.num_devices, trainer.device_ids, trainer.world_size, global_rank, "
-                 "local_rank, node_rank"),
-    docs_say=seed("002", "Properties: global_rank", "The global_rank is the index of the current "
-                  "process across all nodes and devices."),
+    source=facts(
+        "§6",
+        "trainer.num_devices, trainer.device_ids, trainer.world_size, global_rank, "
+        "local_rank, node_rank",
+    ),
+    docs_say=seed(
+        "002",
+        "Properties: global_rank",
+        "The global_rank is the index of the current process across all nodes and devices.",
+    ),
 )
 @matrix.parametrize(precisions=("32-true",))
 def test_single_device_topology(
@@ -239,11 +274,19 @@ def test_single_device_topology(
 ) -> None:
     cell = matrix.require_cell(target, device, precision)
     trainer = make_trainer(**cell.trainer_flags())
-    seen = {name: getattr(trainer, name) for name in
-            ("num_devices", "world_size", "global_rank", "local_rank", "node_rank")}
+    seen = {
+        name: getattr(trainer, name)
+        for name in ("num_devices", "world_size", "global_rank", "local_rank", "node_rank")
+    }
     seen["device_ids"] = list(trainer.device_ids)
-    expected = {"num_devices": 1, "world_size": 1, "global_rank": 0, "local_rank": 0,
-                "node_rank": 0, "device_ids": [0]}
+    expected = {
+        "num_devices": 1,
+        "world_size": 1,
+        "global_rank": 0,
+        "local_rank": 0,
+        "node_rank": 0,
+        "device_ids": [0],
+    }
     assert seen == expected, f"{seen} != {expected}"
 
 
@@ -253,8 +296,9 @@ def test_single_device_topology(
     "dimension), keeps collections, and turns Python numbers into tensors on the model's device",
     level="de-facto",
     source=facts("§6", "all_gather/broadcast (identity on one device)"),
-    docs_say=seed("004", "Accelerator.all_gather",
-                  "Returns: A tensor of shape (world_size, batch, …)"),
+    docs_say=seed(
+        "004", "Accelerator.all_gather", "Returns: A tensor of shape (world_size, batch, …)"
+    ),
 )
 @matrix.parametrize(precisions=("32-true",))
 def test_all_gather_on_one_device(
@@ -287,8 +331,12 @@ def test_all_gather_on_one_device(
     "On one device trainer.strategy.broadcast(obj) returns obj itself",
     level="de-facto",
     source=facts("§6", "all_gather/broadcast (identity on one device)"),
-    docs_say=seed("004", "Accelerator.broadcast", "Broadcasts an object to all processes, such "
-                  "that the src object is broadcast to all other ranks if needed."),
+    docs_say=seed(
+        "004",
+        "Accelerator.broadcast",
+        "Broadcasts an object to all processes, such "
+        "that the src object is broadcast to all other ranks if needed.",
+    ),
 )
 @matrix.parametrize(precisions=("32-true",))
 def test_broadcast_on_one_device(
@@ -309,9 +357,13 @@ def test_broadcast_on_one_device(
     "is trainer.precision_plugin",
     level="de-facto",
     source=facts("§5", "The active value is trainer.precision and trainer.precision_plugin"),
-    docs_say=seed("004", "Accelerator", "Each Accelerator gets two plugins upon initialization: "
-                  "One to handle differences from the training routine and one to handle "
-                  "different precisions."),
+    docs_say=seed(
+        "004",
+        "Accelerator",
+        "Each Accelerator gets two plugins upon initialization: "
+        "One to handle differences from the training routine and one to handle "
+        "different precisions.",
+    ),
 )
 @matrix.parametrize()
 def test_trainer_composition(

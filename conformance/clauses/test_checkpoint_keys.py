@@ -31,12 +31,20 @@ TRAINING_STATE = ("callbacks", "optimizer_states", "lr_schedulers")
 
 
 def _fit_and_save(
-    target: Any, root: Path, *, weights_only: bool = False, datamodule: Any = None,
-    callbacks: list[Any] | None = None, model: Any = None,
+    target: Any,
+    root: Path,
+    *,
+    weights_only: bool = False,
+    datamodule: Any = None,
+    callbacks: list[Any] | None = None,
+    model: Any = None,
 ) -> tuple[Any, Any, dict[str, Any]]:
     model = model or tiny_module_class(target)(batches=BATCHES)
     trainer = target.trainer(
-        root, max_epochs=EPOCHS, limit_val_batches=1, num_sanity_val_steps=0,
+        root,
+        max_epochs=EPOCHS,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
         callbacks=callbacks or [],
     )
     trainer.fit(model, datamodule=datamodule)
@@ -88,8 +96,11 @@ def test_core_keys(target: Any, tmp_path: Path) -> None:
     "CKPT-KEYS-002",
     "optimizer_states and lr_schedulers hold each optimizer's and scheduler's exact state_dict",
     level="de-facto",
-    source=facts("§3.1", "optimizer_states: list of optimizer.state_dict(); lr_schedulers: list "
-                 "of scheduler.state_dict()"),
+    source=facts(
+        "§3.1",
+        "optimizer_states: list of optimizer.state_dict(); lr_schedulers: list "
+        "of scheduler.state_dict()",
+    ),
     docs_say=KEYS_SILENT,
 )
 def test_optimizer_and_scheduler_state(target: Any, tmp_path: Path) -> None:
@@ -108,8 +119,11 @@ def test_optimizer_and_scheduler_state(target: Any, tmp_path: Path) -> None:
     "CKPT-KEYS-003",
     "save_checkpoint(weights_only=True) omits training state and skips Callback.on_save_checkpoint",
     level="de-facto",
-    source=facts("§3.1", "With weights_only=True: no callbacks, optimizer_states, lr_schedulers, "
-                 "and Callback.on_save_checkpoint is NOT called (only the LM hook)"),
+    source=facts(
+        "§3.1",
+        "With weights_only=True: no callbacks, optimizer_states, lr_schedulers, "
+        "and Callback.on_save_checkpoint is NOT called (only the LM hook)",
+    ),
     docs_say=KEYS_SILENT,
 )
 def test_weights_only_save(target: Any, tmp_path: Path) -> None:
@@ -140,8 +154,11 @@ def test_weights_only_save(target: Any, tmp_path: Path) -> None:
     "CKPT-KEYS-004",
     "hyper_parameters holds the current (mutated) hparams and hparams_name is 'kwargs'",
     level="de-facto",
-    source=facts("§3.1, §4", "hyper_parameters = dict(model.hparams) -- the current (possibly "
-                 "mutated) hparams; _hparams_name is 'kwargs' for capture-all"),
+    source=facts(
+        "§3.1, §4",
+        "hyper_parameters = dict(model.hparams) -- the current (possibly "
+        "mutated) hparams; _hparams_name is 'kwargs' for capture-all",
+    ),
     docs_say=seed(
         "002",
         "Save Hyperparameters > save_hyperparameters",
@@ -165,8 +182,11 @@ def test_hparams_entries(target: Any, tmp_path: Path) -> None:
     "CKPT-KEYS-005",
     "a datamodule adds its hparams (datamodule_hyper_parameters) and state under its class name",
     level="de-facto",
-    source=facts("§3.1", "datamodule_hparams_name, datamodule_hyper_parameters; "
-                 "'<DataModule qualname>' = datamodule.state_dict()"),
+    source=facts(
+        "§3.1",
+        "datamodule_hparams_name, datamodule_hyper_parameters; "
+        "'<DataModule qualname>' = datamodule.state_dict()",
+    ),
     docs_say=KEYS_SILENT,
 )
 def test_datamodule_entries(target: Any, tmp_path: Path) -> None:
@@ -191,8 +211,11 @@ def test_datamodule_entries(target: Any, tmp_path: Path) -> None:
     "CKPT-KEYS-006",
     "LightningModule.on_save_checkpoint sees the hparams entries and what it adds is saved",
     level="de-facto",
-    source=facts("§3.1", "Anything added by LightningModule.on_save_checkpoint (mutates the dict "
-                 "in place; hparams and datamodule entries are already present)"),
+    source=facts(
+        "§3.1",
+        "Anything added by LightningModule.on_save_checkpoint (mutates the dict "
+        "in place; hparams and datamodule entries are already present)",
+    ),
     docs_say=docs_silent("what on_save_checkpoint may add", "Hooks > on_save_checkpoint"),
 )
 def test_module_hook_adds(target: Any, tmp_path: Path) -> None:
@@ -213,8 +236,11 @@ def test_module_hook_adds(target: Any, tmp_path: Path) -> None:
     "CKPT-KEYS-007",
     "callbacks holds each stateful Callback.state_dict() under its state key; its hook may add",
     level="de-facto",
-    source=facts("§3.1", "callbacks: {callback.state_key: callback.state_dict()} (default "
-                 "state_key = class __qualname__); anything added by Callback.on_save_checkpoint"),
+    source=facts(
+        "§3.1",
+        "callbacks: {callback.state_key: callback.state_dict()} (default "
+        "state_key = class __qualname__); anything added by Callback.on_save_checkpoint",
+    ),
     docs_say=KEYS_SILENT,
 )
 def test_callback_state(target: Any, tmp_path: Path) -> None:

@@ -138,8 +138,11 @@ def test_map_location(target: Any, tmp_path: Path) -> None:
     "CKPT-LOAD-005",
     "strict loading (the default) rejects missing keys; strict=False loads what matches",
     level="de-facto",
-    source=facts("§3.6", "strict defaults to obj.strict_loading (True); non-strict logs "
-                 "missing/unexpected keys as warnings"),
+    source=facts(
+        "§3.6",
+        "strict defaults to obj.strict_loading (True); non-strict logs "
+        "missing/unexpected keys as warnings",
+    ),
     docs_say=LOAD_SILENT,
 )
 def test_strict(target: Any, tmp_path: Path) -> None:
@@ -198,8 +201,11 @@ def test_hparams_file(target: Any, tmp_path: Path) -> None:
     "CKPT-LOAD-008",
     "DataModule.load_from_checkpoint rebuilds it from its saved hparams and restores its state",
     level="de-facto",
-    source=facts("§3.6", "LightningDataModule.load_from_checkpoint analogous, using "
-                 "datamodule_hyper_parameters and calling load_state_dict(ckpt[qualname])"),
+    source=facts(
+        "§3.6",
+        "LightningDataModule.load_from_checkpoint analogous, using "
+        "datamodule_hyper_parameters and calling load_state_dict(ckpt[qualname])",
+    ),
     docs_say=LOAD_SILENT,
 )
 def test_datamodule_load(target: Any, tmp_path: Path) -> None:

@@ -41,9 +41,12 @@ def resumable(target: Target, *, datamodule: bool = True) -> FitConfig:
     "save_checkpoint calls every callback's state_dict, the DataModule's state_dict, every "
     "callback's on_save_checkpoint, then the module's on_save_checkpoint",
     level="de-facto",
-    source=facts("§1.1", "Checkpoint saving: Callback.state_dict() for every callback ..., then "
-                 "Callback.on_save_checkpoint ... for every callback, then "
-                 "LightningModule.on_save_checkpoint(ckpt)"),
+    source=facts(
+        "§1.1",
+        "Checkpoint saving: Callback.state_dict() for every callback ..., then "
+        "Callback.on_save_checkpoint ... for every callback, then "
+        "LightningModule.on_save_checkpoint(ckpt)",
+    ),
     docs_say=CHECKPOINT_HOOKS,
 )
 def test_save_hook_order(target: Target) -> None:
@@ -77,10 +80,13 @@ def test_restore_hook_order(target: Target) -> None:
     "fit(ckpt_path=...) restores states after setup and configure_model and before "
     "configure_optimizers and on_fit_start",
     level="de-facto",
-    source=(RESTORE, facts("§3.4", "before the model is moved to the device and before "
-                           "configure_optimizers")),
-    docs_say=seed("002", "Hooks", 'setup("fit") / configure_model() / configure_optimizers() / '
-                  "on_fit_start()"),
+    source=(
+        RESTORE,
+        facts("§3.4", "before the model is moved to the device and before configure_optimizers"),
+    ),
+    docs_say=seed(
+        "002", "Hooks", 'setup("fit") / configure_model() / configure_optimizers() / on_fit_start()'
+    ),
 )
 def test_restore_between_configure_model_and_optimizers(target: Target) -> None:
     config = resumable(target, datamodule=False)
@@ -96,8 +102,11 @@ def test_restore_between_configure_model_and_optimizers(target: Target) -> None:
     "a fit resumed from the checkpoint of a finished fit runs the full hook sequence for the "
     "remaining epochs, with the epoch numbering continued",
     level="de-facto",
-    source=facts("§3.5", "End-of-epoch checkpoint ...: resume starts epoch 1 at batch_idx 0, "
-                 "on_train_epoch_start called ... Sanity check runs again"),
+    source=facts(
+        "§3.5",
+        "End-of-epoch checkpoint ...: resume starts epoch 1 at batch_idx 0, "
+        "on_train_epoch_start called ... Sanity check runs again",
+    ),
     docs_say=seed("002", "Hooks", "for epoch in epochs: fit_loop()"),
 )
 @pytest.mark.parametrize("epochs", [(1, 2), (2, 3)], ids=["1->2", "2->3"])

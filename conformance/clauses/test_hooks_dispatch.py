@@ -44,8 +44,10 @@ def needs_datamodule(target: Target) -> None:
     "for an event callbacks and the module share, every callback runs first, in "
     "trainer.callbacks order, then the module",
     level="de-facto",
-    source=facts("§1.1", "for an event, all Callbacks first (in trainer.callbacks order), then the "
-                 "LightningModule"),
+    source=facts(
+        "§1.1",
+        "for an event, all Callbacks first (in trainer.callbacks order), then the LightningModule",
+    ),
     docs_say=SILENT_ON_CALLBACKS,
 )
 @pytest.mark.parametrize("entry", list(RUNS))
@@ -62,8 +64,11 @@ def test_callbacks_before_module(target: Target, entry: str) -> None:
     "on_train_epoch_end runs the non-monitoring callbacks, then the module, then the monitoring "
     "callbacks (EarlyStopping, checkpoints)",
     level="de-facto",
-    source=facts("§1.1", "Exception 1 — on_train_epoch_end: non-monitoring callbacks → "
-                 "LightningModule → monitoring callbacks"),
+    source=facts(
+        "§1.1",
+        "Exception 1 — on_train_epoch_end: non-monitoring callbacks → "
+        "LightningModule → monitoring callbacks",
+    ),
     docs_say=SILENT_ON_CALLBACKS,
 )
 def test_monitoring_callbacks_after_module(target: Target) -> None:
@@ -82,8 +87,9 @@ def test_monitoring_callbacks_after_module(target: Target) -> None:
     "HOOK-DISPATCH-003",
     "setup and teardown run on the DataModule, then the callbacks, then the module",
     level="de-facto",
-    source=facts("§1.1", "setup(stage) and teardown(stage): DataModule → Callbacks → "
-                 "LightningModule"),
+    source=facts(
+        "§1.1", "setup(stage) and teardown(stage): DataModule → Callbacks → LightningModule"
+    ),
     docs_say=SETUP,
 )
 @pytest.mark.parametrize("entry", ["fit", "test"])
@@ -119,10 +125,16 @@ def test_prepare_data_datamodule_first(target: Target) -> None:
     "HOOK-DISPATCH-005",
     "the batch-transfer hooks are the DataModule's when it defines them, else the module's",
     level="de-facto",
-    source=facts("§1.10", "Batch-transfer hooks ... are taken from the DataModule if it overrides "
-                 "them (warning if both override), else from the LightningModule"),
-    docs_say=seed("002", "Hooks", "on_before_batch_transfer() / transfer_batch_to_device() / "
-                  "on_after_batch_transfer()"),
+    source=facts(
+        "§1.10",
+        "Batch-transfer hooks ... are taken from the DataModule if it overrides "
+        "them (warning if both override), else from the LightningModule",
+    ),
+    docs_say=seed(
+        "002",
+        "Hooks",
+        "on_before_batch_transfer() / transfer_batch_to_device() / on_after_batch_transfer()",
+    ),
 )
 @pytest.mark.parametrize("datamodule_hooks", [True, False], ids=["dm-defines", "dm-does-not"])
 def test_batch_transfer_hook_selection(target: Target, datamodule_hooks: bool) -> None:
@@ -141,8 +153,11 @@ def test_batch_transfer_hook_selection(target: Target, datamodule_hooks: bool) -
     "HOOK-DISPATCH-006",
     "when a checkpoint is restored, the module's on_load_checkpoint runs before the callbacks'",
     level="de-facto",
-    source=facts("§1.1", "Exception 2 — checkpoint loading: LightningModule.on_load_checkpoint "
-                 "runs before Callback.on_load_checkpoint"),
+    source=facts(
+        "§1.1",
+        "Exception 2 — checkpoint loading: LightningModule.on_load_checkpoint "
+        "runs before Callback.on_load_checkpoint",
+    ),
     docs_say=SILENT_ON_CALLBACKS,
 )
 def test_module_loads_before_callbacks(target: Target) -> None:
@@ -151,4 +166,3 @@ def test_module_loads_before_callbacks(target: Target) -> None:
     _, resumed = record_checkpoint_round_trip(target, config)
     rule = "M.on_load_checkpoint must run before CB0/CB1.on_load_checkpoint"
     assert_same_order(expected_trace(config), resumed.events, rule, hooks=("on_load_checkpoint",))
-

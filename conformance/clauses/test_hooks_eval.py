@@ -104,11 +104,18 @@ def test_in_fit_validation_loop_order(target: Target) -> None:
     "HOOK-EVAL-003",
     "in evaluation the batch-transfer hooks run before on_<stage>_batch_start",
     level="de-facto",
-    source=facts("§1.13", "Docs put on_validation_batch_start before the batch-transfer hooks; "
-                 "code runs the transfer hooks first (evaluation_loop.py L412-431)"),
-    docs_say=seed("002", "Hooks", "on_validation_batch_start(batch, batch_idx) / batch = "
-                  "on_before_batch_transfer(batch) / batch = transfer_batch_to_device(batch) / "
-                  "batch = on_after_batch_transfer(batch)"),
+    source=facts(
+        "§1.13",
+        "Docs put on_validation_batch_start before the batch-transfer hooks; "
+        "code runs the transfer hooks first (evaluation_loop.py L412-431)",
+    ),
+    docs_say=seed(
+        "002",
+        "Hooks",
+        "on_validation_batch_start(batch, batch_idx) / batch = "
+        "on_before_batch_transfer(batch) / batch = transfer_batch_to_device(batch) / "
+        "batch = on_after_batch_transfer(batch)",
+    ),
 )
 @pytest.mark.parametrize("stage", ["validate", "test", "predict"])
 def test_eval_batch_transfer_first(target: Target, stage: str) -> None:
@@ -126,8 +133,10 @@ def test_eval_batch_transfer_first(target: Target, stage: str) -> None:
     "several evaluation dataloaders run one after another inside one epoch_start/epoch_end pair, "
     "batch_idx restarting at 0 and dataloader_idx given to the batch hooks",
     level="de-facto",
-    source=facts("§1.8", "dataloader_idx is only passed ... when there are several dataloaders "
-                 "in 'sequential' mode"),
+    source=facts(
+        "§1.8",
+        "dataloader_idx is only passed ... when there are several dataloaders in 'sequential' mode",
+    ),
     docs_say=SINGLE_LOADER,
 )
 @pytest.mark.parametrize("stage", ["validate", "test"])
@@ -148,8 +157,11 @@ def test_several_eval_dataloaders(target: Target, stage: str) -> None:
     "dataloader hook, the loop, then teardown(stage) -- and no optimizer or fit hooks",
     level="de-facto",
     source=facts("§1.8", "No configure_optimizers, no on_fit_* for validate/test/predict"),
-    docs_say=seed("002", "Validation", "You can also run just the validation loop ... calling "
-                  "Trainer.validate"),
+    docs_say=seed(
+        "002",
+        "Validation",
+        "You can also run just the validation loop ... calling Trainer.validate",
+    ),
 )
 @pytest.mark.parametrize("stage", ["validate", "test"])
 def test_eval_entry_point_trace(target: Target, stage: str) -> None:
@@ -161,8 +173,10 @@ def test_eval_entry_point_trace(target: Target, stage: str) -> None:
     "HOOK-EVAL-006",
     "with limit_<stage>_batches=0 no evaluation hook runs and the dataloader is not requested",
     level="de-facto",
-    source=facts("§1.8", "With limit_*_batches=0 the dataloader hook is not even requested and no "
-                 "eval hooks fire"),
+    source=facts(
+        "§1.8",
+        "With limit_*_batches=0 the dataloader hook is not even requested and no eval hooks fire",
+    ),
     docs_say=seed("002", "Validation", "(the page does not discuss batch limits)"),
 )
 @pytest.mark.parametrize("stage", ["validate", "test", "predict"])
@@ -177,8 +191,10 @@ def test_zero_limit_skips_loop(target: Target, stage: str) -> None:
     "on_predict_batch_start/predict_step/on_predict_batch_end, on_predict_epoch_end, "
     "on_predict_end, between setup('predict') and teardown('predict')",
     level="de-facto",
-    source=facts("§1.9", "trainer.predict (completion order) ... There is no "
-                 "on_predict_model_train hook call"),
+    source=facts(
+        "§1.9",
+        "trainer.predict (completion order) ... There is no on_predict_model_train hook call",
+    ),
     docs_say=PREDICT_LOOP,
 )
 def test_predict_trace(target: Target) -> None:

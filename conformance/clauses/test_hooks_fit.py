@@ -22,7 +22,7 @@ FIT = seed(
     "Hooks",
     'def fit(self): configure_callbacks() / if local_rank == 0: prepare_data() / setup("fit") / '
     "configure_model() / configure_optimizers() / on_fit_start() / # the sanity check runs here / "
-    'on_train_start() / for epoch in epochs: fit_loop() / on_train_end() / on_fit_end() / '
+    "on_train_start() / for epoch in epochs: fit_loop() / on_train_end() / on_fit_end() / "
     'teardown("fit")',
 )
 FIT_LOOP = seed(
@@ -124,7 +124,9 @@ def test_epoch_and_batch_boundaries(target: Target) -> None:
     level="de-facto",
     source=facts("§1.13", "code runs the transfer hooks first (training_epoch_loop.py L319-335)"),
     docs_say=seed(
-        "002", "Hooks", "on_train_batch_start() / on_before_batch_transfer() / "
+        "002",
+        "Hooks",
+        "on_train_batch_start() / on_before_batch_transfer() / "
         "transfer_batch_to_device() / on_after_batch_transfer()",
     ),
 )
@@ -183,8 +185,11 @@ def test_optimizer_step_wraps_the_closure(target: Target) -> None:
     "an epoch-interval scheduler steps after the last batch's optimizer step, before that "
     "batch's on_train_batch_end and before the epoch-end validation",
     level="de-facto",
-    source=facts("§2.8", "right after the last batch's optimization, before that batch's "
-                 "on_train_batch_end and before end-of-epoch validation"),
+    source=facts(
+        "§2.8",
+        "right after the last batch's optimization, before that batch's "
+        "on_train_batch_end and before end-of-epoch validation",
+    ),
     docs_say=SILENT_SCHEDULERS,
 )
 def test_epoch_scheduler_before_last_batch_end(target: Target) -> None:
@@ -205,8 +210,11 @@ def test_epoch_scheduler_before_last_batch_end(target: Target) -> None:
     "a step-interval scheduler steps after every frequency-th optimizer step, before that "
     "batch's on_train_batch_end",
     level="de-facto",
-    source=facts("§2.8", "step-interval non-plateau: after every stepping batch ... when "
-                 "(batch_idx + 1) % frequency == 0"),
+    source=facts(
+        "§2.8",
+        "step-interval non-plateau: after every stepping batch ... when "
+        "(batch_idx + 1) % frequency == 0",
+    ),
     docs_say=SILENT_SCHEDULERS,
 )
 def test_step_scheduler_after_each_step(target: Target) -> None:
@@ -228,8 +236,9 @@ def test_step_scheduler_after_each_step(target: Target) -> None:
     level="core",
     source=(
         FIT_LOOP,
-        seed("002", "Validation", "on_validation_epoch_end ... is called before "
-             "on_train_epoch_end"),
+        seed(
+            "002", "Validation", "on_validation_epoch_end ... is called before on_train_epoch_end"
+        ),
     ),
 )
 def test_validation_inside_the_epoch(target: Target) -> None:
@@ -265,8 +274,11 @@ PLACEMENTS = {
     "in-fit validation runs after batch i when (i + 1) is a multiple of the val_check_interval "
     "batch count (epoch-local, or across epochs with check_val_every_n_epoch=None)",
     level="de-facto",
-    source=facts("§2.4", "Validation happens when (idx + 1) % val_check_batch == 0 ... For float "
-                 "intervals this REPLACES the 'last batch' rule"),
+    source=facts(
+        "§2.4",
+        "Validation happens when (idx + 1) % val_check_batch == 0 ... For float "
+        "intervals this REPLACES the 'last batch' rule",
+    ),
     docs_say=seed("002", "Hooks", "if should_check_val: val_loop()"),
 )
 @pytest.mark.parametrize("case", list(PLACEMENTS))
@@ -303,8 +315,9 @@ VAL_LOADER_CASES = {
     "val_dataloader is requested once per fit: at the sanity check, else before on_train_start, "
     "else at the first validation",
     level="de-facto",
-    source=facts("§2.4", "in fit it is set up once in on_run_start if needed or on first "
-                 "validation"),
+    source=facts(
+        "§2.4", "in fit it is set up once in on_run_start if needed or on first validation"
+    ),
     docs_say=seed("002", "Hooks", "for batch_idx, batch in enumerate(val_dataloader()):"),
 )
 @pytest.mark.parametrize("case", list(VAL_LOADER_CASES))

@@ -74,8 +74,7 @@ def test_optimizer_step_at_window_end(target: Target) -> None:
 def test_zero_grad_at_window_start(target: Target) -> None:
     hooks = ("training_step", "on_before_zero_grad", "optimizer_zero_grad", "backward")
     rule = (
-        "zero_grad hooks must run only at the start of a window, between training_step and "
-        "backward"
+        "zero_grad hooks must run only at the start of a window, between training_step and backward"
     )
     check(target, ACCUMULATING, rule, hooks)
 
@@ -94,8 +93,7 @@ def test_pre_step_hooks_only_when_stepping(target: Target) -> None:
         "configure_gradient_clipping", "on_train_batch_end",
     )  # fmt: skip
     rule = (
-        "on_before_optimizer_step and configure_gradient_clipping must run only on stepping "
-        "batches"
+        "on_before_optimizer_step and configure_gradient_clipping must run only on stepping batches"
     )
     check(target, ACCUMULATING, rule, hooks)
 
@@ -104,8 +102,11 @@ def test_pre_step_hooks_only_when_stepping(target: Target) -> None:
     "HOOK-ACCUM-004",
     "on_validation_model_zero_grad is skipped when validation interrupts an accumulation window",
     level="de-facto",
-    source=facts("§1.6", "on_validation_model_zero_grad is only called before in-fit validation "
-                 "when not mid-accumulation"),
+    source=facts(
+        "§1.6",
+        "on_validation_model_zero_grad is only called before in-fit validation "
+        "when not mid-accumulation",
+    ),
     docs_say=seed("002", "Hooks", "def val_loop(): on_validation_model_eval() ..."),
 )
 def test_no_val_zero_grad_mid_window(target: Target) -> None:
@@ -143,9 +144,12 @@ def test_manual_batch_order(target: Target) -> None:
     "with manual optimization the trainer calls no optimizer_step, optimizer_zero_grad, "
     "on_before_zero_grad, configure_gradient_clipping or lr_scheduler_step",
     level="de-facto",
-    source=facts("§1.5", "In manual mode Lightning never calls optimizer_step, "
-                 "optimizer_zero_grad, on_before_zero_grad, configure_gradient_clipping, nor "
-                 "lr_scheduler_step"),
+    source=facts(
+        "§1.5",
+        "In manual mode Lightning never calls optimizer_step, "
+        "optimizer_zero_grad, on_before_zero_grad, configure_gradient_clipping, nor "
+        "lr_scheduler_step",
+    ),
     docs_say=EVERY_BATCH,
 )
 def test_manual_leaves_optimization_to_the_user(target: Target) -> None:

@@ -61,8 +61,11 @@ def test_hparams_yaml_written(target: Any, tmp_path: Path) -> None:
     "HPARAMS-FILE-002",
     "hparams.yaml holds the initial hparams while the checkpoint holds the mutated current ones",
     level="de-facto",
-    source=facts("§4", "hparams.yaml holds the initial values ... the checkpoint's "
-                 "hyper_parameters holds the mutated current values"),
+    source=facts(
+        "§4",
+        "hparams.yaml holds the initial values ... the checkpoint's "
+        "hyper_parameters holds the mutated current values",
+    ),
     docs_say=YAML_DOCS,
 )
 def test_yaml_initial_checkpoint_current(target: Any, tmp_path: Path) -> None:
@@ -93,6 +96,11 @@ def test_yaml_merges_datamodule(target: Any, tmp_path: Path) -> None:
     trainer = _fit_with_csv_logger(target, tmp_path, model, datamodule=datamodule)
     observed = _hparams_yaml(trainer)
     expected = {
-        "width": 3, "lr": 0.02, "batches": 2, "shuffle": False, "dropout": 0.0, "batch_size": 2
+        "width": 3,
+        "lr": 0.02,
+        "batches": 2,
+        "shuffle": False,
+        "dropout": 0.0,
+        "batch_size": 2,
     }
     assert observed == expected, f"expected hparams.yaml {expected}, observed {observed}"

@@ -56,8 +56,11 @@ def _expect_files(dirpath: Path, expected: list[str], what: str) -> None:
     "MCKPT-001",
     "checkpointing is on by default: one 'epoch=E-step=S.ckpt' in <root>/checkpoints, the latest",
     level="de-facto",
-    source=facts("§3.2", "dirpath None -> <default_root_dir>/checkpoints; filename epoch=E-step=S; "
-                 "monitor=None, save_top_k=1 keeps only the most recent checkpoint"),
+    source=facts(
+        "§3.2",
+        "dirpath None -> <default_root_dir>/checkpoints; filename epoch=E-step=S; "
+        "monitor=None, save_top_k=1 keeps only the most recent checkpoint",
+    ),
     docs_say=MCKPT_SILENT,
 )
 def test_default_checkpointing(target: Any, tmp_path: Path) -> None:
@@ -65,7 +68,10 @@ def test_default_checkpointing(target: Any, tmp_path: Path) -> None:
     # the quiet flags without enable_checkpointing: the Trainer's own default must apply
     quiet = {k: v for k, v in target.QUIET_FLAGS.items() if k != "enable_checkpointing"}
     trainer = target.Trainer(
-        **quiet, default_root_dir=str(tmp_path), max_epochs=2, limit_val_batches=0,
+        **quiet,
+        default_root_dir=str(tmp_path),
+        max_epochs=2,
+        limit_val_batches=0,
         num_sanity_val_steps=0,
     )
     model = _scored_module(target)
@@ -136,8 +142,10 @@ def test_top_k(target: Any, tmp_path: Path) -> None:
     "MCKPT-004",
     "filename templates: '{epoch}-{score:.2f}' -> 'epoch=3-score=0.10.ckpt'; insertion can be off",
     level="de-facto",
-    source=facts("§3.2", "filename '{epoch}-{step}' rendered as epoch=E-step=S.ckpt "
-                 "(auto_insert_metric_name)"),
+    source=facts(
+        "§3.2",
+        "filename '{epoch}-{step}' rendered as epoch=E-step=S.ckpt (auto_insert_metric_name)",
+    ),
     docs_say=MCKPT_SILENT,
 )
 def test_filename_template(target: Any, tmp_path: Path) -> None:
@@ -211,8 +219,11 @@ def test_every_n_epochs(target: Any, tmp_path: Path) -> None:
     "MCKPT-008",
     "save_weights_only=True writes the weights without optimizer, scheduler or callback state",
     level="de-facto",
-    source=facts("§3.1", "weights_only (ModelCheckpoint save_weights_only): no callbacks, "
-                 "optimizer_states, lr_schedulers"),
+    source=facts(
+        "§3.1",
+        "weights_only (ModelCheckpoint save_weights_only): no callbacks, "
+        "optimizer_states, lr_schedulers",
+    ),
     docs_say=MCKPT_SILENT,
 )
 def test_save_weights_only(target: Any, tmp_path: Path) -> None:

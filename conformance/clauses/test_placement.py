@@ -64,8 +64,9 @@ def test_model_on_device(target: Target, device: str, precision: str) -> None:
     run = probe(target, device, precision)
     configured = run.hook("configure_optimizers")
     assert configured, "configure_optimizers was not called"
-    problems = _wrong_devices("configure_optimizers", configured[0]["tensor_devices"],
-                              cell.device_type)
+    problems = _wrong_devices(
+        "configure_optimizers", configured[0]["tensor_devices"], cell.device_type
+    )
     for record in _step_records(run):
         problems += _wrong_devices(f"{record.phase} step", record.tensor_devices, cell.device_type)
     assert not problems, "; ".join(problems)
@@ -89,11 +90,14 @@ def test_self_device_in_steps(target: Target, device: str, precision: str) -> No
         elif record.self_device.type != cell.device_type or (
             record.self_device.type != weight_device.type
         ):
-            problems.append(f"{record.phase}: self.device {record.self_device}, weights on "
-                            f"{weight_device}")
+            problems.append(
+                f"{record.phase}: self.device {record.self_device}, weights on {weight_device}"
+            )
         if record.self_device_error:
-            problems.append(f"{record.phase}: torch.rand(..., device=self.device) failed with the "
-                            f"weights: {record.self_device_error}")
+            problems.append(
+                f"{record.phase}: torch.rand(..., device=self.device) failed with the "
+                f"weights: {record.self_device_error}"
+            )
     assert not problems, "; ".join(problems)
 
 
@@ -101,8 +105,11 @@ def test_self_device_in_steps(target: Target, device: str, precision: str) -> No
     "PLACE-003",
     "self.device already reports the target device inside setup()",
     level="de-facto",
-    source=facts("§1.1", "self.device already reports the final device inside setup while "
-                 "parameters are still on CPU"),
+    source=facts(
+        "§1.1",
+        "self.device already reports the final device inside setup while "
+        "parameters are still on CPU",
+    ),
     docs_say=docs_silent("what self.device reports inside setup()"),
 )
 @matrix.parametrize(precisions=("32-true",))
@@ -110,8 +117,11 @@ def test_self_device_in_setup(target: Target, device: str, precision: str) -> No
     cell = matrix.require_cell(target, device, precision)
     setups = probe(target, device, precision).hook("setup")
     assert setups, "setup was not called"
-    wrong = [f"setup(stage={s['stage']!r}): self.device is {s['self_device']}" for s in setups
-             if getattr(s["self_device"], "type", None) != cell.device_type]
+    wrong = [
+        f"setup(stage={s['stage']!r}): self.device is {s['self_device']}"
+        for s in setups
+        if getattr(s["self_device"], "type", None) != cell.device_type
+    ]
     assert not wrong, "; ".join(wrong)
 
 
@@ -128,10 +138,12 @@ def test_self_dtype_in_steps(target: Target, device: str, precision: str) -> Non
     matrix.require_cell(target, device, precision)
     # Compared with the weights as they are (PREC-001 checks them against the precision), so a
     # wrong `dtype` property and a wrong conversion fail different clauses.
-    wrong = [f"{r.phase}: self.dtype is {r.self_dtype}, the weights are "
-             f"{r.tensor_dtypes['layer.weight']}"
-             for r in _step_records(probe(target, device, precision))
-             if r.self_dtype != r.tensor_dtypes["layer.weight"]]
+    wrong = [
+        f"{r.phase}: self.dtype is {r.self_dtype}, the weights are "
+        f"{r.tensor_dtypes['layer.weight']}"
+        for r in _step_records(probe(target, device, precision))
+        if r.self_dtype != r.tensor_dtypes["layer.weight"]
+    ]
     assert not wrong, "; ".join(wrong)
 
 
@@ -139,9 +151,14 @@ def test_self_dtype_in_steps(target: Target, device: str, precision: str) -> Non
     "PLACE-005",
     "During training the optimizer's state tensors are on the parameters' device",
     level="core",
-    source=(SAME_DEVICE, seed("001", "Error Handling and Debugging",
-                              "ensure that all model components and data are consistently placed "
-                              "on the same device")),
+    source=(
+        SAME_DEVICE,
+        seed(
+            "001",
+            "Error Handling and Debugging",
+            "ensure that all model components and data are consistently placed on the same device",
+        ),
+    ),
 )
 @matrix.parametrize()
 def test_optimizer_state_on_device(target: Target, device: str, precision: str) -> None:
@@ -159,8 +176,11 @@ def test_optimizer_state_on_device(target: Target, device: str, precision: str) 
     "After a run the model is back on CPU: in on_fit_end (with the optimizer state), in teardown "
     "and when fit returns",
     level="de-facto",
-    source=facts("§6", "Strategy.teardown moves optimizer state and the LightningModule back to "
-                 "CPU before on_fit_end/teardown hooks run"),
+    source=facts(
+        "§6",
+        "Strategy.teardown moves optimizer state and the LightningModule back to "
+        "CPU before on_fit_end/teardown hooks run",
+    ),
     docs_say=docs_silent("where the model is after fit"),
 )
 @matrix.parametrize(precisions=("32-true",))
@@ -182,8 +202,11 @@ def test_model_back_on_cpu_after_run(target: Target, device: str, precision: str
     "Tensors and layers created inside Trainer.init_module() are on the target device with the "
     "precision's parameter dtype; the default dtype is restored on exit",
     level="de-facto",
-    source=facts("§6", "Trainer.init_module() context creates parameters directly on the device "
-                 "with the precision's dtype"),
+    source=facts(
+        "§6",
+        "Trainer.init_module() context creates parameters directly on the device "
+        "with the precision's dtype",
+    ),
     docs_say=docs_silent("Trainer.init_module()"),
 )
 @matrix.parametrize()
@@ -196,8 +219,11 @@ def test_init_module(target: Target, make_trainer: Any, device: str, precision: 
         layer = torch.nn.Linear(4, 2)
         plain = torch.zeros(3)
     created = {"Linear.weight": layer.weight, "Linear.bias": layer.bias, "torch.zeros": plain}
-    wrong = [f"{name}: {t.dtype} on {t.device}" for name, t in created.items()
-             if t.dtype != expected or t.device.type != cell.device_type]
+    wrong = [
+        f"{name}: {t.dtype} on {t.device}"
+        for name, t in created.items()
+        if t.dtype != expected or t.device.type != cell.device_type
+    ]
     assert not wrong, f"expected {expected} on {cell.device_type}: " + "; ".join(wrong)
     assert torch.get_default_dtype() == before, (
         f"the default dtype is {torch.get_default_dtype()} after init_module, was {before}"
@@ -235,11 +261,18 @@ def _configure_model_class(target: Target) -> type:
     "Layers created in configure_model() are created on the target device with the precision's "
     "parameter dtype",
     level="de-facto",
-    source=facts("§1.12", "configure_model runs inside strategy.tensor_init_context() + "
-                 "precision_plugin.module_init_context() (so layers created there get the target "
-                 "device/dtype)"),
-    docs_say=seed("002", "Hooks (fit pseudocode)", "setup('fit') configure_model() "
-                  "configure_optimizers() (nothing said about device or dtype)"),
+    source=facts(
+        "§1.12",
+        "configure_model runs inside strategy.tensor_init_context() + "
+        "precision_plugin.module_init_context() (so layers created there get the target "
+        "device/dtype)",
+    ),
+    docs_say=seed(
+        "002",
+        "Hooks (fit pseudocode)",
+        "setup('fit') configure_model() "
+        "configure_optimizers() (nothing said about device or dtype)",
+    ),
 )
 @matrix.parametrize()
 def test_configure_model_creates_on_device(

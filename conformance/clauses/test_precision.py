@@ -26,13 +26,22 @@ PRECISION_PLUGIN = seed(
     "Each Accelerator gets two plugins upon initialization: One to handle differences from the "
     "training routine and one to handle different precisions.",
 )
-TRUE_HALF = facts("§5", "'16-true'/'bf16-true' -> HalfPrecision: module cast to fp16/bf16, float "
-                  "inputs cast, default dtype switched inside the step context; no autocast")
-MIXED = facts("§5", "'16-mixed'/'bf16-mixed': params stay fp32; training_step/validation_step/"
-              "test_step/predict_step run inside torch.autocast(device, dtype=float16|bfloat16); "
-              "backward and optimizer step outside autocast")
-DOUBLE = facts("§5", "'64-true' -> DoublePrecision: module.double(), float inputs cast to float64, "
-               "default dtype float64 inside steps")
+TRUE_HALF = facts(
+    "§5",
+    "'16-true'/'bf16-true' -> HalfPrecision: module cast to fp16/bf16, float "
+    "inputs cast, default dtype switched inside the step context; no autocast",
+)
+MIXED = facts(
+    "§5",
+    "'16-mixed'/'bf16-mixed': params stay fp32; training_step/validation_step/"
+    "test_step/predict_step run inside torch.autocast(device, dtype=float16|bfloat16); "
+    "backward and optimizer step outside autocast",
+)
+DOUBLE = facts(
+    "§5",
+    "'64-true' -> DoublePrecision: module.double(), float inputs cast to float64, "
+    "default dtype float64 inside steps",
+)
 
 
 def _steps(run: ProbeRun) -> list[Any]:
@@ -60,9 +69,12 @@ def _hooks(run: ProbeRun, *names: str) -> list[tuple[str, dict[str, Any]]]:
 def test_parameter_dtype(target: Any, device: str, precision: str) -> None:
     matrix.require_cell(target, device, precision)
     expected = semantics(device, precision).param_dtype
-    wrong = [f"{r.phase}: {name} is {dtype}"
-             for r in _steps(probe(target, device, precision))
-             for name, dtype in r.tensor_dtypes.items() if dtype != expected]
+    wrong = [
+        f"{r.phase}: {name} is {dtype}"
+        for r in _steps(probe(target, device, precision))
+        for name, dtype in r.tensor_dtypes.items()
+        if dtype != expected
+    ]
     assert not wrong, f"expected {expected}: " + "; ".join(wrong)
 
 
@@ -78,8 +90,11 @@ def test_parameter_dtype(target: Any, device: str, precision: str) -> None:
 def test_input_dtype(target: Any, device: str, precision: str) -> None:
     matrix.require_cell(target, device, precision)
     expected = {"x": semantics(device, precision).input_dtype, "idx": torch.int64}
-    wrong = [f"{r.phase}: {r.input_dtypes}" for r in _steps(probe(target, device, precision))
-             if r.input_dtypes != expected]
+    wrong = [
+        f"{r.phase}: {r.input_dtypes}"
+        for r in _steps(probe(target, device, precision))
+        if r.input_dtypes != expected
+    ]
     assert not wrong, f"expected inputs {expected}: " + "; ".join(wrong)
 
 
@@ -87,8 +102,11 @@ def test_input_dtype(target: Any, device: str, precision: str) -> None:
     "PREC-003",
     "The precision's input cast happens before on_before_batch_transfer sees the batch",
     level="de-facto",
-    source=facts("§6 Data movement", "Per batch, before any batch hook: "
-                 "precision_plugin.convert_input(batch) -> on_before_batch_transfer(...)"),
+    source=facts(
+        "§6 Data movement",
+        "Per batch, before any batch hook: "
+        "precision_plugin.convert_input(batch) -> on_before_batch_transfer(...)",
+    ),
     docs_say=docs_silent("when inputs are cast to the precision"),
 )
 @matrix.parametrize()
@@ -112,9 +130,11 @@ def test_inputs_cast_before_transfer_hooks(target: Any, device: str, precision: 
 def test_autocast_in_steps(target: Any, device: str, precision: str) -> None:
     matrix.require_cell(target, device, precision)
     expected = semantics(device, precision).autocast_dtype
-    wrong = [f"{r.phase}: autocast {r.autocast_dtype if r.autocast_enabled else 'off'}"
-             for r in _steps(probe(target, device, precision))
-             if r.autocast_enabled != (expected is not None) or r.autocast_dtype != expected]
+    wrong = [
+        f"{r.phase}: autocast {r.autocast_dtype if r.autocast_enabled else 'off'}"
+        for r in _steps(probe(target, device, precision))
+        if r.autocast_enabled != (expected is not None) or r.autocast_dtype != expected
+    ]
     assert not wrong, f"expected autocast {expected or 'off'}: " + "; ".join(wrong)
 
 
@@ -123,17 +143,25 @@ def test_autocast_in_steps(target: Any, device: str, precision: str) -> None:
     "Inside every step a Linear layer's output and a loss reduced from it have the compute dtype: "
     "the autocast dtype for mixed precisions, the precision's dtype for -true ones",
     level="de-facto",
-    source=(facts("§5", "OBSERVED bf16-mixed on CPU: inputs fp32, params fp32, linear output bf16, "
-                  "autocast enabled"), TRUE_HALF),
+    source=(
+        facts(
+            "§5",
+            "OBSERVED bf16-mixed on CPU: inputs fp32, params fp32, linear output bf16, "
+            "autocast enabled",
+        ),
+        TRUE_HALF,
+    ),
     docs_say=PRECISION_PROPERTY,
 )
 @matrix.parametrize()
 def test_compute_dtype(target: Any, device: str, precision: str) -> None:
     matrix.require_cell(target, device, precision)
     expected = semantics(device, precision).compute_dtype
-    wrong = [f"{r.phase}: output {r.output_dtype}, loss {r.loss_dtype}"
-             for r in _steps(probe(target, device, precision))
-             if r.output_dtype != expected or r.loss_dtype != expected]
+    wrong = [
+        f"{r.phase}: output {r.output_dtype}, loss {r.loss_dtype}"
+        for r in _steps(probe(target, device, precision))
+        if r.output_dtype != expected or r.loss_dtype != expected
+    ]
     assert not wrong, f"expected {expected}: " + "; ".join(wrong)
 
 
@@ -148,8 +176,12 @@ def test_compute_dtype(target: Any, device: str, precision: str) -> None:
 @matrix.parametrize()
 def test_backward_outside_autocast(target: Any, device: str, precision: str) -> None:
     matrix.require_cell(target, device, precision)
-    seen = _hooks(probe(target, device, precision),
-                  "on_before_backward", "on_after_backward", "on_before_optimizer_step")
+    seen = _hooks(
+        probe(target, device, precision),
+        "on_before_backward",
+        "on_after_backward",
+        "on_before_optimizer_step",
+    )
     wrong = sorted({name for name, record in seen if record["autocast_enabled"]})
     assert not wrong, f"autocast was on in {wrong}"
 
@@ -171,10 +203,14 @@ def test_gradient_dtype(target: Any, device: str, precision: str) -> None:
     for name, record in seen:
         if not record["grad_dtypes"]:
             problems.append(f"{name}: no parameter has a gradient")
-        problems += [f"{name}: {p}.grad is {d}" for p, d in record["grad_dtypes"].items()
-                     if d != expected]
-        problems += [f"{name}: {p}.grad on {d}" for p, d in record["grad_devices"].items()
-                     if d.type != cell.device_type]
+        problems += [
+            f"{name}: {p}.grad is {d}" for p, d in record["grad_dtypes"].items() if d != expected
+        ]
+        problems += [
+            f"{name}: {p}.grad on {d}"
+            for p, d in record["grad_devices"].items()
+            if d.type != cell.device_type
+        ]
     assert not problems, f"expected {expected} on {cell.device_type}: " + "; ".join(problems)
 
 
@@ -190,8 +226,11 @@ def test_gradient_dtype(target: Any, device: str, precision: str) -> None:
 def test_default_dtype_in_steps(target: Any, device: str, precision: str) -> None:
     matrix.require_cell(target, device, precision)
     expected = semantics(device, precision).default_dtype_in_step
-    wrong = [f"{r.phase}: {r.default_dtype}" for r in _steps(probe(target, device, precision))
-             if r.default_dtype != expected]
+    wrong = [
+        f"{r.phase}: {r.default_dtype}"
+        for r in _steps(probe(target, device, precision))
+        if r.default_dtype != expected
+    ]
     assert not wrong, f"expected default dtype {expected}: " + "; ".join(wrong)
 
 
@@ -214,8 +253,10 @@ def test_default_dtype_restored(target: Any, device: str, precision: str) -> Non
     "Training under the precision updates the weights and leaves them in the precision's "
     "parameter dtype",
     level="de-facto",
-    source=(facts("§5", "Params stay fp32 (mixed); module cast (-true)"),
-            seed("004", "Accelerator.optimizer_step", "performs the actual optimizer step")),
+    source=(
+        facts("§5", "Params stay fp32 (mixed); module cast (-true)"),
+        seed("004", "Accelerator.optimizer_step", "performs the actual optimizer step"),
+    ),
     docs_say=PRECISION_PROPERTY,
 )
 @matrix.parametrize()

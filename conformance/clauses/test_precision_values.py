@@ -18,14 +18,27 @@ from conformance.kit.dtype_probe import PHASES, probe
 from conformance.registry import clause, facts, seed
 from conformance.target import Target
 
-VALUES = facts("§5", "Accepted values: '16-true', '16-mixed', 'bf16-true', 'bf16-mixed', "
-               "'32-true', '64-true', ints 64, 32, 16, strings '64', '32', '16', 'bf16'")
+VALUES = facts(
+    "§5",
+    "Accepted values: '16-true', '16-mixed', 'bf16-true', 'bf16-mixed', "
+    "'32-true', '64-true', ints 64, 32, 16, strings '64', '32', '16', 'bf16'",
+)
 REPORTED = facts("§5", "The active value is trainer.precision (a string, e.g. '32-true')")
-PRECISION_PROPERTY = seed("002", "Properties: precision",
-                          "The type of precision used: if self.precision == \"16-true\": ...")
+PRECISION_PROPERTY = seed(
+    "002",
+    "Properties: precision",
+    'The type of precision used: if self.precision == "16-true": ...',
+)
 FLAG_SILENT = docs_silent("the Trainer's precision flag")
-LEGACY = [(64, "64-true"), ("64", "64-true"), (32, "32-true"), ("32", "32-true"),
-          (16, "16-mixed"), ("16", "16-mixed"), ("bf16", "bf16-mixed")]
+LEGACY = [
+    (64, "64-true"),
+    ("64", "64-true"),
+    (32, "32-true"),
+    ("32", "32-true"),
+    (16, "16-mixed"),
+    ("16", "16-mixed"),
+    ("bf16", "bf16-mixed"),
+]
 DISCOURAGED = [(16, "16-mixed"), ("16", "16-mixed"), ("bf16", "bf16-mixed")]
 INVALID = ["8", 8, "fp16", "16-MIXED", "double", "bf16-true-x"]
 CPU_FALLBACK = {
@@ -74,8 +87,10 @@ def test_default_precision(make_trainer: Any) -> None:
     "The legacy values 64, '64', 32, '32', 16, '16' and 'bf16' map to 64-true, 32-true, "
     "16-mixed and bf16-mixed",
     level="de-facto",
-    source=facts("§5", "Legacy aliases map 64->'64-true', 32->'32-true', 16->'16-mixed', "
-                 "'bf16'->'bf16-mixed'"),
+    source=facts(
+        "§5",
+        "Legacy aliases map 64->'64-true', 32->'32-true', 16->'16-mixed', 'bf16'->'bf16-mixed'",
+    ),
     docs_say=FLAG_SILENT,
 )
 @pytest.mark.parametrize(("alias", "canonical"), LEGACY, ids=[repr(a) for a, _ in LEGACY])
@@ -92,15 +107,15 @@ def test_legacy_aliases(target: Target, make_trainer: Any, alias: Any, canonical
     "PRECVAL-004",
     "The discouraged legacy values 16, '16' and 'bf16' warn, naming the value to use instead",
     level="de-facto",
-    source=facts("§5", "16/'16'/'bf16' additionally warn 'supported for historical reasons but "
-                 "its usage is discouraged'"),
+    source=facts(
+        "§5",
+        "16/'16'/'bf16' additionally warn 'supported for historical reasons but "
+        "its usage is discouraged'",
+    ),
     docs_say=FLAG_SILENT,
 )
-@pytest.mark.parametrize(("alias", "canonical"), DISCOURAGED,
-                         ids=[repr(a) for a, _ in DISCOURAGED])
-def test_legacy_aliases_warn(
-    target: Target, make_trainer: Any, alias: Any, canonical: str
-) -> None:
+@pytest.mark.parametrize(("alias", "canonical"), DISCOURAGED, ids=[repr(a) for a, _ in DISCOURAGED])
+def test_legacy_aliases_warn(target: Target, make_trainer: Any, alias: Any, canonical: str) -> None:
     matrix.require_cell(target, "cpu", canonical)
     # Only the warnings the alias adds over its canonical value count (on CPU, 16-mixed itself
     # warns about the bf16 fallback).
@@ -136,9 +151,12 @@ def test_invalid_precision(target: Target, make_trainer: Any, value: Any) -> Non
     "16-mixed on CPU (named, or chosen by accelerator='auto') warns and falls back to bf16-mixed, "
     "and trainer.precision reports bf16-mixed",
     level="de-facto",
-    source=facts("§5", "'16-mixed' with accelerator='cpu' (also when 'auto' resolves to CPU) -> "
-                 "warning and falls back to 'bf16-mixed'; trainer.precision then reports "
-                 "'bf16-mixed'"),
+    source=facts(
+        "§5",
+        "'16-mixed' with accelerator='cpu' (also when 'auto' resolves to CPU) -> "
+        "warning and falls back to 'bf16-mixed'; trainer.precision then reports "
+        "'bf16-mixed'",
+    ),
     docs_say=FLAG_SILENT,
 )
 @pytest.mark.parametrize("accelerator", ["cpu", "auto"])  # after the cell in the test id

@@ -64,8 +64,11 @@ def _resume(target: Any, root: Path, path: Path, epochs: int = 3, **flags: Any) 
     "RESUME-001",
     "fit(ckpt_path=...) restores global_step and current_epoch and continues counting from them",
     level="de-facto",
-    source=facts("§3.4", "In on_train_start the restored values are visible (global_step=2, "
-                 "current_epoch=1 after an end-of-epoch-0 ckpt)"),
+    source=facts(
+        "§3.4",
+        "In on_train_start the restored values are visible (global_step=2, "
+        "current_epoch=1 after an end-of-epoch-0 ckpt)",
+    ),
     docs_say=RESUME_SILENT,
 )
 def test_counters_restored(target: Any, tmp_path: Path) -> None:
@@ -121,8 +124,11 @@ def test_scheduler_restored(target: Any, tmp_path: Path) -> None:
     "RESUME-004",
     "resuming calls Callback.load_state_dict with its saved state and on_load_checkpoint with it",
     level="de-facto",
-    source=facts("§3.4", "Callback.on_load_checkpoint (all) -> Callback.load_state_dict("
-                 "deepcopy(state)) for callbacks whose state_key is in ckpt['callbacks']"),
+    source=facts(
+        "§3.4",
+        "Callback.on_load_checkpoint (all) -> Callback.load_state_dict("
+        "deepcopy(state)) for callbacks whose state_key is in ckpt['callbacks']",
+    ),
     docs_say=RESUME_SILENT,
 )
 def test_callback_state_restored(target: Any, tmp_path: Path) -> None:
@@ -144,8 +150,11 @@ def test_callback_state_restored(target: Any, tmp_path: Path) -> None:
     "RESUME-005",
     "resuming loads the weights, calls LightningModule.on_load_checkpoint and restores datamodules",
     level="de-facto",
-    source=facts("§3.4", "LightningModule.on_load_checkpoint(ckpt) -> model.load_state_dict -> "
-                 "datamodule.load_state_dict(ckpt[DM qualname])"),
+    source=facts(
+        "§3.4",
+        "LightningModule.on_load_checkpoint(ckpt) -> model.load_state_dict -> "
+        "datamodule.load_state_dict(ckpt[DM qualname])",
+    ),
     docs_say=RESUME_SILENT,
 )
 def test_module_and_datamodule_restored(target: Any, tmp_path: Path) -> None:
@@ -175,8 +184,10 @@ def test_module_and_datamodule_restored(target: Any, tmp_path: Path) -> None:
     "RESUME-006",
     "a checkpoint saved mid-epoch resumes in the same epoch at the next batch index",
     level="de-facto",
-    source=facts("§3.5", "Mid-epoch checkpoint: resume continues epoch 0 at batch_idx=3, "
-                 "no on_train_epoch_start"),
+    source=facts(
+        "§3.5",
+        "Mid-epoch checkpoint: resume continues epoch 0 at batch_idx=3, no on_train_epoch_start",
+    ),
     docs_say=RESUME_SILENT,
 )
 def test_mid_epoch_position(target: Any, tmp_path: Path) -> None:
@@ -203,8 +214,11 @@ def test_mid_epoch_position(target: Any, tmp_path: Path) -> None:
     "RESUME-007",
     "resuming at an epoch boundary ends with exactly the weights of the uninterrupted run",
     level="de-facto",
-    source=facts("§3.4", "Not restored: RNG states, DataLoader position (so only RNG-free, "
-                 "epoch-boundary resumes can match)"),
+    source=facts(
+        "§3.4",
+        "Not restored: RNG states, DataLoader position (so only RNG-free, "
+        "epoch-boundary resumes can match)",
+    ),
     docs_say=RESUME_SILENT,
 )
 def test_epoch_boundary_matches_uninterrupted(target: Any, tmp_path: Path) -> None:
@@ -216,7 +230,8 @@ def test_epoch_boundary_matches_uninterrupted(target: Any, tmp_path: Path) -> No
     resumed, _ = _resume(target, tmp_path, path, epochs=3, limit_val_batches=1)
     assert_same(weights_of(whole), weights_of(resumed), "final weights, resumed vs uninterrupted")
     assert_same(
-        whole.made_optimizer.state_dict(), resumed.made_optimizer.state_dict(),
+        whole.made_optimizer.state_dict(),
+        resumed.made_optimizer.state_dict(),
         "final Adam state, resumed vs uninterrupted",
     )
 
@@ -234,13 +249,18 @@ def test_resume_last(target: Any, tmp_path: Path) -> None:
     cls = model_checkpoint_class(target)
     dirpath = str(tmp_path / "ckpts")
     _first_run(
-        target, tmp_path, enable_checkpointing=True,
+        target,
+        tmp_path,
+        enable_checkpointing=True,
         callbacks=[cls(dirpath=dirpath, save_last=True)],
     )
     last = read_checkpoint(tmp_path / "ckpts" / "last.ckpt")
     model = tiny_module_class(target)(batches=BATCHES)
     trainer = _trainer(
-        target, tmp_path / "resumed", 3, enable_checkpointing=True,
+        target,
+        tmp_path / "resumed",
+        3,
+        enable_checkpointing=True,
         callbacks=[cls(dirpath=dirpath, save_last=True)],
     )
     trainer.predict(model, ckpt_path="last")

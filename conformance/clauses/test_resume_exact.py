@@ -38,7 +38,10 @@ def _uninterrupted(target: Any, root: Path, epochs: int, shuffle: bool) -> tuple
     model = tiny_module_class(target)(**_settings(shuffle))
     saver = save_every_batch_class(target)(str(root / "saved"))
     target.trainer(
-        root / "whole", max_epochs=epochs, limit_val_batches=0, num_sanity_val_steps=0,
+        root / "whole",
+        max_epochs=epochs,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
         callbacks=[saver],
     ).fit(model)
     return model, saver
@@ -48,14 +51,18 @@ def _resumed(target: Any, root: Path, epochs: int, shuffle: bool, path: str) -> 
     """A fresh, identically seeded module and Trainer resumed from ``path`` to the same end."""
     seed_all(target, SEED)
     model = tiny_module_class(target)(**_settings(shuffle))
-    target.trainer(
-        root, max_epochs=epochs, limit_val_batches=0, num_sanity_val_steps=0
-    ).fit(model, ckpt_path=path)
+    target.trainer(root, max_epochs=epochs, limit_val_batches=0, num_sanity_val_steps=0).fit(
+        model, ckpt_path=path
+    )
     return model
 
 
 def _check_resumes(
-    target: Any, root: Path, epochs: int, shuffle: bool, whole: Any,
+    target: Any,
+    root: Path,
+    epochs: int,
+    shuffle: bool,
+    whole: Any,
     points: dict[str, tuple[int, str]],
 ) -> None:
     """Resume from each ``{label: (steps done, path)}``; fail listing every inexact resume."""
@@ -118,8 +125,6 @@ def test_epoch_boundary_with_rng(target: Any, tmp_path: Path) -> None:
 def test_mid_epoch_with_rng(target: Any, tmp_path: Path) -> None:
     epochs = 2
     whole, saver = _uninterrupted(target, tmp_path, epochs, shuffle=True)
-    points = {
-        f"after step {s}": (s, p) for s, p in sorted(saver.paths.items()) if s % BATCHES != 0
-    }
+    points = {f"after step {s}": (s, p) for s, p in sorted(saver.paths.items()) if s % BATCHES != 0}
     assert len(points) == epochs * (BATCHES - 1), f"expected mid-epoch points, got {len(points)}"
     _check_resumes(target, tmp_path, epochs, True, whole, points)

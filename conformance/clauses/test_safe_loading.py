@@ -38,8 +38,11 @@ from conformance.kit.ckpt_models import (
 )
 from conformance.registry import clause, facts
 
-SAFE_SOURCE = facts("§3.7", "Plain Lightning checkpoints ... load with weights_only=True; "
-                    "arbitrary objects need weights_only=False")
+SAFE_SOURCE = facts(
+    "§3.7",
+    "Plain Lightning checkpoints ... load with weights_only=True; "
+    "arbitrary objects need weights_only=False",
+)
 BAD_FILE_SOURCE = facts("§3.3", "a missing file -> FileNotFoundError (bad files: no rule)")
 TRUNCATED_WORDS = ("truncat", "corrupt", "incomplete", "damaged", "unexpected end")
 EMPTY_WORDS = ("empty", "0 bytes", "zero bytes")
@@ -55,7 +58,11 @@ def _saved(target: Any, root: Path, **fit_kwargs: Any) -> tuple[Any, Path]:
     if checkpoint_cls is not None:
         callbacks.append(checkpoint_cls(dirpath=str(root / "mc")))
     trainer = target.trainer(
-        root, max_epochs=1, limit_val_batches=1, num_sanity_val_steps=0, callbacks=callbacks,
+        root,
+        max_epochs=1,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        callbacks=callbacks,
         enable_checkpointing=checkpoint_cls is not None,
     )
     trainer.fit(model, **fit_kwargs)
@@ -78,7 +85,11 @@ def _entry_points(target: Any, root: Path, path: Path) -> dict[str, Callable[[],
 
 
 def _unclear_errors(
-    target: Any, root: Path, path: Path, words: tuple[str, ...], case: str,
+    target: Any,
+    root: Path,
+    path: Path,
+    words: tuple[str, ...],
+    case: str,
     calls: dict[str, Callable[[], Any]] | None = None,
 ) -> list[str]:
     """Why each entry point's reaction to a bad file is not a clear error ([] when all are)."""
@@ -101,7 +112,11 @@ def _unclear_errors(
 
 
 def _expect_clear_error(
-    target: Any, root: Path, path: Path, words: tuple[str, ...], case: str,
+    target: Any,
+    root: Path,
+    path: Path,
+    words: tuple[str, ...],
+    case: str,
     calls: dict[str, Callable[[], Any]] | None = None,
 ) -> None:
     problems = _unclear_errors(target, root, path, words, case, calls)

@@ -27,10 +27,13 @@ from conformance.kit.scaler_probe import (
 from conformance.registry import clause, facts
 from conformance.target import Target
 
-AMP = facts("§5", "16-mixed creates a torch.amp.GradScaler(device): loss scaled in pre_backward "
-            "(so on_before_backward sees the scaled loss, on_after_backward sees scaled grads), "
-            "unscale_ after the closure and before on_before_optimizer_step, scaler.step + "
-            "scaler.update (step skipped on inf/nan)")
+AMP = facts(
+    "§5",
+    "16-mixed creates a torch.amp.GradScaler(device): loss scaled in pre_backward "
+    "(so on_before_backward sees the scaled loss, on_after_backward sees scaled grads), "
+    "unscale_ after the closure and before on_before_optimizer_step, scaler.step + "
+    "scaler.update (step skipped on inf/nan)",
+)
 SCALER_DOCS = docs_silent("loss scaling / GradScaler")
 CPU_FALLBACK = {
     ("cpu", "16-mixed"): "cpu-16-mixed not run: on CPU 16-mixed falls back to bf16-mixed "
@@ -38,16 +41,21 @@ CPU_FALLBACK = {
     "the fallback)"
 }
 fp16_amp = matrix.parametrize(precisions=("16-mixed",))
-RUN_FLAGS = {"max_epochs": 1, "limit_train_batches": 3, "limit_val_batches": 0,
-             "num_sanity_val_steps": 0}
+RUN_FLAGS = {
+    "max_epochs": 1,
+    "limit_train_batches": 3,
+    "limit_val_batches": 0,
+    "num_sanity_val_steps": 0,
+}
 
 
 def _fp16_cell(target: Target, device: str, precision: str) -> matrix.Cell:
     return matrix.require_cell(target, device, precision, exclude=CPU_FALLBACK)
 
 
-def _fit(target: Target, make_trainer: Any, cell: matrix.Cell, inf_at: int | None = None,
-         **flags: Any) -> tuple[Any, Any]:
+def _fit(
+    target: Target, make_trainer: Any, cell: matrix.Cell, inf_at: int | None = None, **flags: Any
+) -> tuple[Any, Any]:
     model = scaler_model_class(target)(inf_at=inf_at)
     trainer = make_trainer(**cell.trainer_flags(), **{**RUN_FLAGS, **flags})
     trainer.fit(model)
@@ -157,8 +165,9 @@ def test_grads_unscaled_before_optimizer_step(
 
 
 def _clipped(grads: dict[str, torch.Tensor], max_norm: float) -> dict[str, torch.Tensor]:
-    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in
-                                                  grads.values()]))
+    total = torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(g) for g in grads.values()])
+    )
     factor = min(1.0, max_norm / (float(total) + 1e-6))
     return {name: g * factor for name, g in grads.items()}
 
@@ -168,8 +177,11 @@ def _clipped(grads: dict[str, torch.Tensor], max_norm: float) -> dict[str, torch
     "Under 16-mixed, gradient clipping applies to the unscaled gradients: the update is "
     "-lr x the true gradients clipped to gradient_clip_val",
     level="de-facto",
-    source=facts("§5", "unscale_ after the closure and before on_before_optimizer_step (so that "
-                 "gradient clipping sees unscaled gradients)"),
+    source=facts(
+        "§5",
+        "unscale_ after the closure and before on_before_optimizer_step (so that "
+        "gradient clipping sees unscaled gradients)",
+    ),
     docs_say=SCALER_DOCS,
 )
 @fp16_amp
@@ -182,14 +194,18 @@ def test_clipping_on_unscaled_grads(
     weights = model.initial_weights
     problems = []
     for i, batch in enumerate(model.batches):
-        norm = float(torch.linalg.vector_norm(torch.cat(
-            [g.flatten() for g in batch.reference_grads.values()])))
+        norm = float(
+            torch.linalg.vector_norm(
+                torch.cat([g.flatten() for g in batch.reference_grads.values()])
+            )
+        )
         assert norm > 10 * clip, f"batch {i}: gradient norm {norm} too small to test clipping"
         expected = {k: -LEARNING_RATE * g for k, g in _clipped(batch.reference_grads, clip).items()}
         wrong = _all_close(weight_delta(weights, batch.weights_after), expected)
         if wrong:
-            problems.append(f"batch {i}: the update of {wrong} is not -lr x the clipped true "
-                            "gradients")
+            problems.append(
+                f"batch {i}: the update of {wrong} is not -lr x the clipped true gradients"
+            )
         weights = batch.weights_after
     assert not problems, "; ".join(problems)
 
@@ -209,16 +225,22 @@ def test_nonfinite_gradients_skip_the_step(
     cell = _fp16_cell(target, device, precision)
     model, _ = _fit(target, make_trainer, cell, inf_at=1)
     first, infinite, last = model.batches
-    changed = [k for k in first.weights_after
-               if not torch.equal(first.weights_after[k], infinite.weights_after[k])]
+    changed = [
+        k
+        for k in first.weights_after
+        if not torch.equal(first.weights_after[k], infinite.weights_after[k])
+    ]
     assert not changed, f"the batch with an infinite loss still updated {changed}"
     # The infinite batch's own ratio is inf/inf; the scale before it is the first batch's.
     assert last.loss_ratio < first.loss_ratio, (
         f"the loss scale did not drop after the inf/nan batch ({first.loss_ratio} -> "
         f"{last.loss_ratio})"
     )
-    moved = [k for k in last.weights_after
-             if not torch.equal(last.weights_after[k], infinite.weights_after[k])]
+    moved = [
+        k
+        for k in last.weights_after
+        if not torch.equal(last.weights_after[k], infinite.weights_after[k])
+    ]
     assert moved, "the batch after the skipped step did not update the weights"
     assert all(torch.isfinite(w).all() for w in last.weights_after.values()), "weights not finite"
 
@@ -235,8 +257,9 @@ def _scaler_state(ckpt: dict[str, Any]) -> dict[str, Any]:
     "Under 16-mixed, checkpoints hold the GradScaler state under 'MixedPrecision' and resuming "
     "from one restores the loss scale",
     level="de-facto",
-    source=facts("§1.2", "key \"MixedPrecision\" with GradScaler state for precision=\"16-mixed\" "
-                 "on CUDA"),
+    source=facts(
+        "§1.2", 'key "MixedPrecision" with GradScaler state for precision="16-mixed" on CUDA'
+    ),
     docs_say=SCALER_DOCS,
 )
 @fp16_amp
@@ -261,4 +284,3 @@ def test_scaler_state_in_checkpoint(
         f"resumed with loss scale {resumed.scale_at_train_start}, the checkpoint has "
         f"{saved['scale']}"
     )
-

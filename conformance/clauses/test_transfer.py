@@ -102,8 +102,9 @@ def test_batches_reach_the_model_device(
             wrong.append(f"{event.hook}: the model is on {event.module_device}")
         for path, tensor in tensors_in(event.batch):
             if not same_device(tensor.device, event.module_device):
-                wrong.append(f"{event.hook}: {path} on {tensor.device}, model on "
-                             f"{event.module_device}")
+                wrong.append(
+                    f"{event.hook}: {path} on {tensor.device}, model on {event.module_device}"
+                )
     assert not wrong, "; ".join(wrong)
 
 
@@ -145,11 +146,17 @@ def test_transfer_hook_chain(
     "The transfer hooks get (batch, dataloader_idx) and (batch, device, dataloader_idx): device is "
     "the model's torch.device, dataloader_idx the index of the batch's dataloader",
     level="de-facto",
-    source=facts("§1.2", "on_before_batch_transfer(batch, 0), "
-                 "transfer_batch_to_device(batch, device, 0), on_after_batch_transfer(batch, 0)"),
-    docs_say=seed("002", "Hooks (fit_loop pseudocode)",
-                  "on_before_batch_transfer() transfer_batch_to_device() "
-                  "on_after_batch_transfer() (no arguments shown)"),
+    source=facts(
+        "§1.2",
+        "on_before_batch_transfer(batch, 0), "
+        "transfer_batch_to_device(batch, device, 0), on_after_batch_transfer(batch, 0)",
+    ),
+    docs_say=seed(
+        "002",
+        "Hooks (fit_loop pseudocode)",
+        "on_before_batch_transfer() transfer_batch_to_device() "
+        "on_after_batch_transfer() (no arguments shown)",
+    ),
 )
 @on_device
 def test_transfer_hook_arguments(
@@ -166,16 +173,22 @@ def test_transfer_hook_arguments(
             val_indices.append(step.dataloader_idx)
         for event in batch[:-1]:
             if event.dataloader_idx != step.dataloader_idx:
-                problems.append(f"{step.hook}: {event.hook} got dataloader_idx="
-                                f"{event.dataloader_idx!r}, the batch came from loader "
-                                f"{step.dataloader_idx}")
+                problems.append(
+                    f"{step.hook}: {event.hook} got dataloader_idx="
+                    f"{event.dataloader_idx!r}, the batch came from loader "
+                    f"{step.dataloader_idx}"
+                )
         transfer = batch[1]
         if not isinstance(transfer.device, torch.device):
-            problems.append(f"{step.hook}: transfer_batch_to_device got device="
-                            f"{transfer.device!r}, not a torch.device")
+            problems.append(
+                f"{step.hook}: transfer_batch_to_device got device="
+                f"{transfer.device!r}, not a torch.device"
+            )
         elif not same_device(transfer.device, transfer.module_device):
-            problems.append(f"{step.hook}: transfer_batch_to_device got device="
-                            f"{transfer.device}, the model is on {transfer.module_device}")
+            problems.append(
+                f"{step.hook}: transfer_batch_to_device got device="
+                f"{transfer.device}, the model is on {transfer.module_device}"
+            )
     assert not problems, "; ".join(problems)
     assert sorted(val_indices) == [0, 1], (
         f"two validation dataloaders gave steps with dataloader_idx {val_indices}"
@@ -186,8 +199,13 @@ def _fit_objects(
     target: Target, make_trainer: Any, cell: matrix.Cell, make_batch: Callable[..., Any]
 ) -> Any:
     model = objects_model_class(target)(make_batch)
-    trainer = make_trainer(**cell.trainer_flags(), max_epochs=1, limit_train_batches=2,
-                           limit_val_batches=0, num_sanity_val_steps=0)
+    trainer = make_trainer(
+        **cell.trainer_flags(),
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(model)
     assert len(model.received) == 2, f"{len(model.received)} training steps ran, expected 2"
     return model
@@ -198,10 +216,16 @@ def _fit_objects(
     "A user object in the batch with a .to() method is moved by one .to(device) call and "
     "replaced by what that call returns",
     level="de-facto",
-    source=facts(DATA_MOVEMENT, "recurses into lists/tuples/dicts/namedtuples/dataclasses and "
-                 "calls .to(device) on anything that has it"),
-    docs_say=seed("004", "Accelerator.batch_to_device",
-                  "just having all tensors on the correct device (other objects not mentioned)"),
+    source=facts(
+        DATA_MOVEMENT,
+        "recurses into lists/tuples/dicts/namedtuples/dataclasses and "
+        "calls .to(device) on anything that has it",
+    ),
+    docs_say=seed(
+        "004",
+        "Accelerator.batch_to_device",
+        "just having all tensors on the correct device (other objects not mentioned)",
+    ),
 )
 @on_device
 def test_objects_with_to_are_moved(
@@ -253,8 +277,11 @@ def test_to_returning_none_keeps_the_object(
     "With a datamodule, each transfer hook the datamodule overrides replaces the model's; the "
     "others still come from the model",
     level="de-facto",
-    source=facts("§1.10", "Batch-transfer hooks are taken from the DataModule if it overrides "
-                 "them, else from the LightningModule"),
+    source=facts(
+        "§1.10",
+        "Batch-transfer hooks are taken from the DataModule if it overrides "
+        "them, else from the LightningModule",
+    ),
     docs_say=docs_silent("batch-transfer hooks defined on a LightningDataModule"),
 )
 @on_device
@@ -267,12 +294,21 @@ def test_datamodule_transfer_hooks(
     model_class, datamodule_class = datamodule_pair(target)
     model = model_class()
     datamodule = datamodule_class(model.chain)
-    trainer = make_trainer(**cell.trainer_flags(), max_epochs=1, limit_train_batches=2,
-                           limit_val_batches=0, num_sanity_val_steps=0)
+    trainer = make_trainer(
+        **cell.trainer_flags(),
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(model, datamodule=datamodule)
     batches = _per_batch(model.chain.events)
-    expected = [("datamodule", "before"), ("datamodule", "transfer"), ("module", "after"),
-                ("module", "train")]
+    expected = [
+        ("datamodule", "before"),
+        ("datamodule", "transfer"),
+        ("module", "after"),
+        ("module", "train"),
+    ]
     seen = [[(e.owner, e.hook) for e in batch] for batch in batches]
     assert seen == [expected, expected], f"hooks per batch {seen}, expected {expected} twice"
     broken = [e.hook for batch in batches for e in batch if not e.chained]

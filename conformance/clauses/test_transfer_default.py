@@ -92,11 +92,12 @@ def test_default_transfer_moves_tensors(target: Target, device: str, precision: 
     "other objects) as the very same objects",
     level="de-facto",
     source=facts("§6 Data movement", "calls .to(device) on anything that has it"),
-    docs_say=seed("004", "Accelerator.batch_to_device",
-                  "just having all tensors on the correct device (other objects not mentioned)"),
+    docs_say=seed(
+        "004",
+        "Accelerator.batch_to_device",
+        "just having all tensors on the correct device (other objects not mentioned)",
+    ),
 )
 @on_device
-def test_default_transfer_leaves_other_objects(
-    target: Target, device: str, precision: str
-) -> None:
+def test_default_transfer_leaves_other_objects(target: Target, device: str, precision: str) -> None:
     _check(target, device, precision, LEAF)

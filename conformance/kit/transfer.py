@@ -147,16 +147,16 @@ def _compare(
     elif isinstance(original, (Mapping, list, tuple)) or _is_dataclass(original):
         if type(moved) is not type(original):
             out.append(
-                (STRUCTURE, f"{path}: a {type(original).__name__} came back as "
-                 f"{type(moved).__name__}")
+                (
+                    STRUCTURE,
+                    f"{path}: a {type(original).__name__} came back as {type(moved).__name__}",
+                )
             )
             return
         for sub_path, a, b in _children(original, moved, path, out):
             _compare(a, b, device, sub_path, out)
     elif moved is not original:
-        out.append(
-            (LEAF, f"{path}: {original!r} has no .to() but was replaced by {moved!r}")
-        )
+        out.append((LEAF, f"{path}: {original!r} has no .to() but was replaced by {moved!r}"))
 
 
 def _compare_tensor(
@@ -170,8 +170,11 @@ def _compare_tensor(
         return
     if moved.dtype != original.dtype or moved.shape != original.shape:
         out.append(
-            (TENSOR, f"{path}: {original.dtype}{tuple(original.shape)} came back as "
-             f"{moved.dtype}{tuple(moved.shape)}")
+            (
+                TENSOR,
+                f"{path}: {original.dtype}{tuple(original.shape)} came back as "
+                f"{moved.dtype}{tuple(moved.shape)}",
+            )
         )
     elif not torch.equal(moved.cpu(), original.cpu()):
         out.append((TENSOR, f"{path}: values changed in transfer"))
@@ -201,9 +204,7 @@ def _is_dataclass(obj: Any) -> bool:
 def _children(original: Any, moved: Any, path: str, out: list[Any]) -> list[tuple[str, Any, Any]]:
     if isinstance(original, Mapping):
         if list(original.keys()) != list(moved.keys()):
-            out.append(
-                (STRUCTURE, f"{path}: keys {list(original)} came back as {list(moved)}")
-            )
+            out.append((STRUCTURE, f"{path}: keys {list(original)} came back as {list(moved)}"))
             return []
         return [(f"{path}[{k!r}]", original[k], moved[k]) for k in original]
     if _is_dataclass(original):

@@ -164,8 +164,9 @@ def datamodule_pair(target: Target) -> tuple[type, type]:
                 self, batch: Any, device: torch.device, dataloader_idx: int
             ) -> Any:
                 event = TransferEvent("datamodule", "transfer", dataloader_idx, device)
-                moved = {k: v.to(device) if isinstance(v, torch.Tensor) else v
-                         for k, v in batch.items()}
+                moved = {
+                    k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()
+                }
                 return self.chain.hand_on(event, batch, _retag(moved, "dm-transfer"))
 
         return TransferDataModule

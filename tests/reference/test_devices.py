@@ -93,7 +93,11 @@ def test_teardown_hands_model_and_optimizer_state_back_before_on_fit_end(
     # after setup: model moved, then optimizer state moved to the root device; at the end both
     # come back to the CPU
     assert strategy.log == [
-        "model_to_device", "optimizers_to(root)", "teardown", "optimizers_to(cpu)", "cpu"
+        "model_to_device",
+        "optimizers_to(root)",
+        "teardown",
+        "optimizers_to(cpu)",
+        "cpu",
     ]
 
 

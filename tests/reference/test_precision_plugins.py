@@ -64,8 +64,9 @@ def test_values_select_plugins(make_trainer: Any, value: Any, reported: str, plu
 
 
 @pytest.mark.filterwarnings("ignore:You passed `Trainer")  # the CPU fallback of 16-mixed
-@pytest.mark.parametrize(("alias", "canonical"), [(16, "16-mixed"), ("16", "16-mixed"),
-                                                  ("bf16", "bf16-mixed")])
+@pytest.mark.parametrize(
+    ("alias", "canonical"), [(16, "16-mixed"), ("16", "16-mixed"), ("bf16", "bf16-mixed")]
+)
 def test_discouraged_aliases_warn_naming_the_replacement(
     make_trainer: Any, alias: Any, canonical: str
 ) -> None:
@@ -141,17 +142,19 @@ class DtypeRecorder(L.LightningModule):
     def _step(self, batch: Any) -> torch.Tensor:
         x, label = batch
         out = self.layer(x)
-        self.seen.append({
-            "weight": self.layer.weight.dtype,
-            "x": x.dtype,
-            "label": label.dtype,
-            "out": out.dtype,
-            "autocast": torch.is_autocast_enabled("cpu"),
-            "default": torch.get_default_dtype(),
-            "new": torch.zeros(1).dtype,
-            "self.dtype": self.dtype,
-            "self.precision": self.precision,
-        })
+        self.seen.append(
+            {
+                "weight": self.layer.weight.dtype,
+                "x": x.dtype,
+                "label": label.dtype,
+                "out": out.dtype,
+                "autocast": torch.is_autocast_enabled("cpu"),
+                "default": torch.get_default_dtype(),
+                "new": torch.zeros(1).dtype,
+                "self.dtype": self.dtype,
+                "self.precision": self.precision,
+            }
+        )
         return out.float().pow(2).mean()
 
     def training_step(self, batch: Any, batch_idx: int) -> Any:
@@ -189,15 +192,22 @@ EXPECTED = {  # precision: (weights/inputs/default dtype, compute dtype, autocas
 def test_dtypes_inside_the_steps(make_trainer: Any, precision: str) -> None:
     storage, compute, autocast = EXPECTED[precision]
     model = DtypeRecorder()
-    trainer = _trainer(make_trainer, precision=precision, max_epochs=1, limit_val_batches=1,
-                       num_sanity_val_steps=0)
+    trainer = _trainer(
+        make_trainer, precision=precision, max_epochs=1, limit_val_batches=1, num_sanity_val_steps=0
+    )
     trainer.fit(model, _loader(), _loader())
     assert len(model.seen) == 3  # two training steps, one validation step
     default = storage if not autocast else torch.float32
     for step in model.seen:
         assert step == {
-            "weight": storage, "x": storage, "label": torch.int64, "out": compute,
-            "autocast": autocast, "default": default, "new": default, "self.dtype": storage,
+            "weight": storage,
+            "x": storage,
+            "label": torch.int64,
+            "out": compute,
+            "autocast": autocast,
+            "default": default,
+            "new": default,
+            "self.dtype": storage,
             "self.precision": trainer.precision,
         }
     assert model.hooks == {"before_backward_autocast": False, "grad": storage}
@@ -245,8 +255,13 @@ def test_default_dtype_context_nests() -> None:
 
 
 def test_only_floating_inputs_are_cast() -> None:
-    batch = {"x": torch.ones(2), "ids": torch.ones(2, dtype=torch.long),
-             "mask": torch.ones(2, dtype=torch.bool), "name": "a", "pair": (torch.ones(1), 3)}
+    batch = {
+        "x": torch.ones(2),
+        "ids": torch.ones(2, dtype=torch.long),
+        "mask": torch.ones(2, dtype=torch.bool),
+        "name": "a",
+        "pair": (torch.ones(1), 3),
+    }
     cast = cast_floating_inputs(batch, torch.float16)
     assert cast["x"].dtype == torch.float16 and cast["pair"][0].dtype == torch.float16
     assert cast["ids"].dtype == torch.long and cast["mask"].dtype == torch.bool
@@ -303,10 +318,10 @@ class ScalerRecorder(L.LightningModule):
 
 
 def _fp16_amp(make_trainer: Any, model: Any, **flags: Any) -> Any:
-    trainer = make_trainer(plugins=[MixedPrecision("16-mixed", "cpu")], max_epochs=1,
-                           limit_train_batches=3, **flags)
-    trainer.fit(model, DataLoader(torch.utils.data.TensorDataset(torch.randn(6, 4)),
-                                  batch_size=2))
+    trainer = make_trainer(
+        plugins=[MixedPrecision("16-mixed", "cpu")], max_epochs=1, limit_train_batches=3, **flags
+    )
+    trainer.fit(model, DataLoader(torch.utils.data.TensorDataset(torch.randn(6, 4)), batch_size=2))
     return trainer
 
 
@@ -320,8 +335,9 @@ def test_loss_is_scaled_and_gradients_unscaled_before_the_step_hook(
     for batch in model.log_:
         scale = batch["scaled"] / batch["loss"]
         assert scale == pytest.approx(2.0**16)
-        torch.testing.assert_close(batch["after_backward"], batch["before_step"] * scale,
-                                   rtol=1e-2, atol=0)
+        torch.testing.assert_close(
+            batch["after_backward"], batch["before_step"] * scale, rtol=1e-2, atol=0
+        )
 
 
 def test_clipping_sees_unscaled_gradients(make_trainer: Any) -> None:
@@ -389,9 +405,10 @@ def test_lbfgs_and_fused_clipping_are_refused(make_trainer: Any) -> None:
 
 
 # --------------------------------------------------------------------------------- XLA
-@pytest.mark.parametrize(("precision", "dtype"), [("32-true", torch.float32),
-                                                 ("16-true", torch.float16),
-                                                 ("bf16-true", torch.bfloat16)])
+@pytest.mark.parametrize(
+    ("precision", "dtype"),
+    [("32-true", torch.float32), ("16-true", torch.float16), ("bf16-true", torch.bfloat16)],
+)
 def test_xla_precision_casts_like_half_precision(precision: str, dtype: torch.dtype) -> None:
     import os
 
