@@ -23,7 +23,9 @@ _SHORT = {
 
 
 def _target(cert: Certificate) -> str:
-    return f"`{cert['target']['spec']}` {cert['target']['version']}"
+    # the devices found tell apart two certificates of one target (e.g. with and without XLA)
+    found = ", ".join(d for d, n in cert["environment"]["devices"].items() if n)
+    return f"`{cert['target']['spec']}` {cert['target']['version']} ({found})"
 
 
 def _verdict(cert: Certificate) -> str:

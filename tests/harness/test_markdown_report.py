@@ -54,8 +54,8 @@ BAD = _certificate("bad", {"OPT-001": "failed", "PREC-001": "not_run"}, False)
 
 def test_render_compares_targets_per_family() -> None:
     text = render([GOOD, BAD])
-    assert "| `good` 1.0 | **conforms**" in text
-    assert "| `bad` 1.0 | **does not conform**" in text
+    assert "| `good` 1.0 (cpu) | **conforms**" in text
+    assert "| `bad` 1.0 (cpu) | **does not conform**" in text
     assert "| OPT | 1 pass · 1 dev | 1 FAIL |" in text
     assert "| PREC | — | 1 n/r |" in text  # a family one target lacks shows a dash
 
