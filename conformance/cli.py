@@ -112,9 +112,12 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from conformance import SUITE_VERSION
+
     parser = argparse.ArgumentParser(
         prog="trainspec", description="Conformance suite for Lightning-style training loops."
     )
+    parser.add_argument("--version", action="version", version=f"trainspec {SUITE_VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
     _certify_parser(sub)
     _record_parser(sub)
