@@ -84,14 +84,3 @@ def test_report_command_refuses_an_unreadable_certificate(tmp_path: Path, capsys
     broken.write_text("{not json")
     assert main(["report", str(broken)]) == 2
     assert "cannot read a certificate" in capsys.readouterr().err
-
-
-def test_version_flag(capsys: Any) -> None:
-    import pytest
-
-    from conformance import SUITE_VERSION
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--version"])
-    assert exit_info.value.code == 0
-    assert capsys.readouterr().out.strip() == f"trainspec {SUITE_VERSION}"
