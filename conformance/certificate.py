@@ -29,7 +29,7 @@ def environment() -> dict[str, Any]:
     """Where the certification ran: interpreter, torch, platform and the devices found."""
     import torch
 
-    from conformance.target import available_devices
+    from conformance.target import device_counts
 
     def version(package: str) -> str | None:
         try:
@@ -43,7 +43,7 @@ def environment() -> dict[str, Any]:
         "torch": torch.__version__,
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "devices": available_devices(),
+        "devices": device_counts(),
         "packages": {name: version(name) for name in ("pytest", "hypothesis", "trainspec")},
     }
 

@@ -17,7 +17,8 @@ Convention (the harness and the certificate rely on it; ``docs/device-matrix.md`
 
   1. the target's ``TRAINSPEC`` declaration lists devices/precisions and not this one
      (``"target does not claim ..."``);
-  2. the hardware is absent (``"cuda not available: torch.cuda.is_available() is False"``);
+  2. the hardware is absent (:func:`conformance.target.device_probe`:
+     ``"cuda not available: torch.cuda.is_available() is False"``);
   3. the combination is not meaningful anywhere (:data:`NOT_MEANINGFUL`, e.g. float64 on MPS);
   4. the clause itself excludes the cell (``exclude=``), with the clause's reason — e.g. the
      GradScaler clauses exclude ``cpu-16-mixed`` because Lightning falls back to ``bf16-mixed``
@@ -32,8 +33,6 @@ section of a certificate.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +40,7 @@ from typing import Any
 import pytest
 import torch
 
-from conformance.target import Target, xla_configured
+from conformance.target import Target, device_probe
 
 DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps", "xla")
 PRECISIONS: tuple[str, ...] = (
@@ -143,30 +142,6 @@ def _check_known(devices: Iterable[str], precisions: Iterable[str]) -> None:
         raise ValueError(
             f"unknown matrix value(s) {unknown}; devices are {DEVICES}, precisions {PRECISIONS}"
         )
-
-
-@functools.cache
-def device_probe() -> Mapping[str, str | None]:
-    """For each device, None if present on this machine, else why it is absent."""
-    found: dict[str, str | None] = {"cpu": None}
-    found["cuda"] = (
-        None
-        if torch.cuda.is_available()
-        else "cuda not available: torch.cuda.is_available() is False"
-    )
-    mps = getattr(torch.backends, "mps", None)
-    found["mps"] = (
-        None
-        if mps is not None and mps.is_available()
-        else "mps not available: torch.backends.mps.is_available() is False"
-    )
-    if xla_configured():
-        found["xla"] = None
-    elif importlib.util.find_spec("torch_xla") is None:
-        found["xla"] = "xla not available: torch_xla is not installed"
-    else:
-        found["xla"] = "xla not available: torch_xla is installed but PJRT_DEVICE is not set"
-    return found
 
 
 def available_devices() -> tuple[str, ...]:

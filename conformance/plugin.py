@@ -163,9 +163,9 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     import torch
 
-    from conformance.target import available_devices
+    from conformance.target import device_counts
 
-    devices = ", ".join(f"{kind}×{n}" for kind, n in available_devices().items() if n)
+    devices = ", ".join(f"{kind}×{n}" for kind, n in device_counts().items() if n)
     deviations = state.deviations
     declared = (
         f"{deviations.path} ({len(deviations.entries)} entries)"

@@ -17,12 +17,14 @@ A target may declare what it supports in a ``TRAINSPEC`` mapping (all keys optio
     }
 
 Undeclared things are probed at run time: a target is assumed to support every device the
-machine has (:func:`available_devices`) and every precision; a clause that needs something the
-target lacks calls :meth:`Target.require`, which skips it (``not_run``) with the reason.
+machine has (:func:`device_probe`, the one probe the whole suite uses) and every precision; a
+clause that needs something the target lacks calls :meth:`Target.require`, which skips it
+(``not_run``) with the reason.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -101,13 +103,6 @@ class Target:
     def deviations_path(self) -> Path | None:
         return self.declaration.deviations
 
-    @property
-    def devices(self) -> tuple[str, ...]:
-        """The device types to certify: the declared ones, else those this machine has."""
-        if self.declaration.devices is not None:
-            return self.declaration.devices
-        return tuple(kind for kind, count in available_devices().items() if count)
-
     def unsupported_reason(
         self,
         *,
@@ -124,7 +119,7 @@ class Target:
         declared = self.declaration
         if device is not None:
             kind = device.split(":")[0]
-            if not available_devices().get(kind):
+            if not device_counts().get(kind):
                 return f"no {kind} device on this machine"
             if declared.devices is not None and kind not in declared.devices:
                 return f"target {self.name} does not declare device {kind!r}"
@@ -184,19 +179,44 @@ def start_xla_runtime() -> None:
         pass
 
 
-def available_devices() -> dict[str, int]:
-    """Device types this machine has, with their counts (``cpu`` is always 1)."""
+@functools.cache
+def device_probe() -> Mapping[str, str | None]:
+    """For each device type, None if this machine has it, else why it is absent.
+
+    Probed once per process; the matrix's cells, :meth:`Target.require`, the report header and
+    the certificate all read this one probe, so they never disagree about the hardware.
+    """
     import torch  # imported lazily: the plugin must not pull torch into unrelated sessions
 
-    found = {"cpu": 1, "cuda": 0, "mps": 0, "xla": 0}
-    if torch.cuda.is_available():
-        found["cuda"] = torch.cuda.device_count()
+    found: dict[str, str | None] = {"cpu": None}
+    found["cuda"] = (
+        None
+        if torch.cuda.is_available()
+        else "cuda not available: torch.cuda.is_available() is False"
+    )
     mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        found["mps"] = 1
+    found["mps"] = (
+        None
+        if mps is not None and mps.is_available()
+        else "mps not available: torch.backends.mps.is_available() is False"
+    )
     if xla_configured():
-        found["xla"] = 1
+        found["xla"] = None
+    elif importlib.util.find_spec("torch_xla") is None:
+        found["xla"] = "xla not available: torch_xla is not installed"
+    else:
+        found["xla"] = "xla not available: torch_xla is installed but PJRT_DEVICE is not set"
     return found
+
+
+def device_counts() -> dict[str, int]:
+    """How many devices of each type :func:`device_probe` found (``cpu`` is always 1)."""
+    import torch
+
+    counts = {kind: int(absent is None) for kind, absent in device_probe().items()}
+    if counts["cuda"]:
+        counts["cuda"] = torch.cuda.device_count()
+    return counts
 
 
 def _import(spec: str) -> tuple[ModuleType, Any]:

@@ -11,7 +11,8 @@ from conformance.target import (
     DEFAULT_TARGET,
     ENV_VAR,
     TargetLoadError,
-    available_devices,
+    device_counts,
+    device_probe,
     load_target,
     resolve_spec,
 )
@@ -112,9 +113,17 @@ def test_well_known_targets_get_the_shipped_deviations_file() -> None:
 
 
 def test_devices_found_always_include_the_cpu() -> None:
-    found = available_devices()
+    found = device_counts()
     assert found["cpu"] == 1
     assert set(found) >= {"cpu", "cuda", "mps"}
+
+
+def test_the_counts_and_the_absence_reasons_come_from_one_probe() -> None:
+    probe = device_probe()
+    assert set(probe) == set(device_counts())
+    present = {kind for kind, count in device_counts().items() if count}
+    assert present == {kind for kind, absent in probe.items() if absent is None}
+    assert all(absent for kind, absent in probe.items() if kind not in present)
 
 
 def test_require_skips_what_the_machine_or_the_declaration_rules_out() -> None:
