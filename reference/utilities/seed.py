@@ -6,10 +6,10 @@ import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import torch
 
+from reference.utilities import rng
 from reference.utilities.warnings import info, warn
 
 _MAX_SEED = 2**32 - 1
@@ -56,37 +56,13 @@ def _numpy_seed(seed: int) -> None:
     numpy.random.seed(seed)
 
 
-def _rng_states() -> dict[str, Any]:
-    states: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    try:
-        import numpy
-
-        states["numpy"] = numpy.random.get_state()
-    except ImportError:
-        pass
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["torch.cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def _set_rng_states(states: dict[str, Any]) -> None:
-    torch.set_rng_state(states["torch"])
-    random.setstate(states["python"])
-    if "numpy" in states:
-        import numpy
-
-        numpy.random.set_state(states["numpy"])
-    if "torch.cuda" in states:
-        torch.cuda.set_rng_state_all(states["torch.cuda"])
-
-
 @contextmanager
 def isolate_rng() -> Iterator[None]:
     """Run the body and put every global random state back afterwards (used for the sanity
     check).
     """
-    states = _rng_states()
+    states = rng.capture()
     try:
         yield
     finally:
-        _set_rng_states(states)
+        rng.restore(states)

@@ -219,3 +219,18 @@ def test_seed_everything_is_reproducible(monkeypatch: Any) -> None:
     import os
 
     assert os.environ["PL_SEED_WORKERS"] == "0"
+
+
+def test_isolate_rng_puts_every_generator_back() -> None:
+    import random
+
+    from reference.utilities.seed import isolate_rng
+
+    numpy = pytest.importorskip("numpy")
+    L.seed_everything(11, verbose=False)
+    expected = (torch.rand(2), random.random(), numpy.random.rand())
+    L.seed_everything(11, verbose=False)
+    with isolate_rng():
+        torch.rand(5), random.random(), numpy.random.rand(4)  # drawn inside: forgotten after
+    again = (torch.rand(2), random.random(), numpy.random.rand())
+    assert torch.equal(expected[0], again[0]) and expected[1:] == again[1:]
