@@ -9,8 +9,9 @@
   examples are printed with a reproduction blob.
 
 Clause authors: do not pass ``max_examples`` or ``derandomize`` in ``@settings`` (the profile
-decides); pass only what the clause truly needs (e.g. ``suppress_health_check``). A clause may
-scale its own example count with :func:`examples`.
+decides); pass only what the clause truly needs (e.g. ``suppress_health_check``). A property whose
+examples cost more or less than the average clause's scales the profile's count with
+:func:`property_settings`.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ def active() -> dict[str, Any]:
     }
 
 
-def examples(fraction: float) -> int:
-    """``fraction`` of the active profile's ``max_examples`` (at least 1), for costly clauses."""
-    return max(1, int(settings().max_examples * fraction))
+def property_settings(*, scale: float = 1.0, fallback: int = 40, **extra: Any) -> settings:
+    """``@settings`` for a property, deferring to the loaded profile.
+
+    Under a loaded profile (a clause session loads one before clause modules are imported): the
+    profile's values, with ``max_examples`` multiplied by ``scale`` (at least 1). Without one
+    (e.g. ``tests/spec`` run with plain pytest): the ``trainspec-certify`` values with ``fallback``
+    examples. ``extra`` is for what a property truly needs (e.g. more ``suppress_health_check``).
+    """
+    if settings.get_current_profile_name() != "default":
+        return settings(max_examples=max(1, int(settings().max_examples * scale)), **extra)
+    register()
+    return settings(settings.get_profile(CERTIFY), max_examples=fallback, **extra)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conformance.hypothesis_profiles import property_settings
 from conformance.kit.hook_workload import record, record_checkpoint_round_trip
 from conformance.kit.recording import monitoring_callback_base, trace_diff
 from conformance.registry import clause, facts, seed
 from conformance.spec import Calls, EvalConfig, FitConfig, expected_trace
-from conformance.spec.settings import property_settings
 from conformance.spec.strategies import eval_configs, fit_configs
 from conformance.target import Target
 

@@ -9,7 +9,7 @@ marked ``DEPARTS`` in ``fit.py`` / ``evaluation.py`` / ``calls.py``.
 * ``config.py`` — :class:`FitConfig`, :class:`EvalConfig`, derived batch counts, invalid configs
 * ``calls.py`` — dispatch rules (callbacks vs module vs DataModule, checkpoint hook order)
 * ``fit.py`` — ``fit()`` / ``fit_loop()``; ``evaluation.py`` — ``val_loop()``, validate/test/predict
-* ``strategies.py`` — hypothesis strategies over configurations; ``settings.py`` — example budgets
+* ``strategies.py`` — hypothesis strategies over configurations
 """
 
 from conformance.spec.calls import Calls

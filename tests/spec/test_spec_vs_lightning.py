@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
+from conformance.hypothesis_profiles import property_settings
 from conformance.kit.hook_workload import record, record_checkpoint_round_trip
 from conformance.kit.recording import trace_diff
 from conformance.spec import Calls, EvalConfig, FitConfig, expected_trace
-from conformance.spec.settings import property_settings
 from conformance.spec.strategies import eval_configs, fit_configs
 from conformance.target import Target, load_target
 
