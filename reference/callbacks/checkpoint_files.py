@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from reference.loggers.logger import version_folder
 from reference.utilities.exceptions import MisconfigurationException
 
 JOIN_CHAR = "-"
@@ -41,9 +42,7 @@ def default_dirpath(trainer: Any) -> str:
         return os.path.join(trainer.default_root_dir, "checkpoints")
     logger = trainer.loggers[0]
     save_dir = logger.save_dir if logger.save_dir is not None else trainer.default_root_dir
-    version = logger.version
-    version = version if isinstance(version, str) else f"version_{version}"
-    return os.path.join(save_dir, str(logger.name), version, "checkpoints")
+    return os.path.join(save_dir, str(logger.name), version_folder(logger.version), "checkpoints")
 
 
 def last_checkpoints(directory: str, last_name: str = "last") -> set[str]:

@@ -10,13 +10,7 @@ from typing import Any
 
 from torch import Tensor
 
-from reference.loggers.logger import (
-    Logger,
-    add_prefix,
-    next_version,
-    params_to_dict,
-    save_hparams_to_yaml,
-)
+from reference.loggers.logger import FileLogger, add_prefix, params_to_dict, save_hparams_to_yaml
 
 
 class _MetricsWriter:
@@ -76,10 +70,8 @@ class _MetricsWriter:
             writer.writerows(old_rows)
 
 
-class CSVLogger(Logger):
+class CSVLogger(FileLogger):
     """Log metrics (and hyperparameters as ``hparams.yaml``) to local CSV files."""
-
-    LOGGER_JOIN_CHAR = "-"
 
     def __init__(
         self,
@@ -89,36 +81,9 @@ class CSVLogger(Logger):
         prefix: str = "",
         flush_logs_every_n_steps: int = 100,
     ) -> None:
-        super().__init__()
-        self._save_dir = os.fspath(save_dir)
-        self._name = name or ""
-        self._version = version
-        self._prefix = prefix
+        super().__init__(save_dir, name, version, prefix)
         self._flush_logs_every_n_steps = flush_logs_every_n_steps
         self._experiment: _MetricsWriter | None = None
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def version(self) -> int | str:
-        if self._version is None:
-            self._version = next_version(self.root_dir)
-        return self._version
-
-    @property
-    def save_dir(self) -> str:
-        return self._save_dir
-
-    @property
-    def root_dir(self) -> str:
-        return os.path.join(self._save_dir, self._name)
-
-    @property
-    def log_dir(self) -> str:
-        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
-        return os.path.join(self.root_dir, version)
 
     @property
     def experiment(self) -> _MetricsWriter:

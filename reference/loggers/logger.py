@@ -1,4 +1,4 @@
-"""The ``Logger`` interface and helpers shared by the file-based loggers."""
+"""The ``Logger`` interface, and the folder layout and helpers the file-based loggers share."""
 
 from __future__ import annotations
 
@@ -88,6 +88,56 @@ class DummyLogger(Logger):
 
     def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
         pass
+
+
+class FileLogger(Logger):
+    """A logger writing under ``<save_dir>/<name>/version_<N>/`` (CSV and TensorBoard).
+
+    ``version=None`` takes the next free ``version_<N>`` on first use; a string version names the
+    folder itself.
+    """
+
+    LOGGER_JOIN_CHAR = "-"  # between ``prefix`` and a metric name
+
+    def __init__(
+        self,
+        save_dir: str | os.PathLike[str],
+        name: str | None,
+        version: int | str | None,
+        prefix: str,
+    ) -> None:
+        super().__init__()
+        self._save_dir = os.fspath(save_dir)
+        self._name = name or ""
+        self._version = version
+        self._prefix = prefix
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> int | str:
+        if self._version is None:
+            self._version = next_version(self.root_dir)
+        return self._version
+
+    @property
+    def save_dir(self) -> str:
+        return self._save_dir
+
+    @property
+    def root_dir(self) -> str:
+        return os.path.join(self._save_dir, self._name)
+
+    @property
+    def log_dir(self) -> str:
+        return os.path.join(self.root_dir, version_folder(self.version))
+
+
+def version_folder(version: int | str | None) -> str:
+    """The folder of one experiment version: ``version_<N>``, or a string version as it is."""
+    return version if isinstance(version, str) else f"version_{version}"
 
 
 def next_version(root_dir: str) -> int:

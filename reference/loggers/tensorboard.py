@@ -10,13 +10,7 @@ from typing import Any
 
 from torch import Tensor
 
-from reference.loggers.logger import (
-    Logger,
-    add_prefix,
-    next_version,
-    params_to_dict,
-    save_hparams_to_yaml,
-)
+from reference.loggers.logger import FileLogger, add_prefix, params_to_dict, save_hparams_to_yaml
 
 HPARAMS_FILE_NAME = "hparams.yaml"
 
@@ -27,10 +21,8 @@ def tensorboard_available() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
-class TensorBoardLogger(Logger):
+class TensorBoardLogger(FileLogger):
     """Log to TensorBoard through ``torch.utils.tensorboard.SummaryWriter`` (created lazily)."""
-
-    LOGGER_JOIN_CHAR = "-"
 
     def __init__(
         self,
@@ -43,40 +35,17 @@ class TensorBoardLogger(Logger):
         sub_dir: str | os.PathLike[str] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__()
-        self._save_dir = os.fspath(save_dir)
-        self._name = name or ""
-        self._version = version
+        super().__init__(save_dir, name, version, prefix)
         self._log_graph = log_graph
         self._default_hp_metric = default_hp_metric
-        self._prefix = prefix
         self._sub_dir = None if sub_dir is None else os.fspath(sub_dir)
         self._kwargs = kwargs
         self._experiment: Any = None
         self.hparams: dict[str, Any] = {}
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def version(self) -> int | str:
-        if self._version is None:
-            self._version = next_version(self.root_dir)
-        return self._version
-
-    @property
-    def save_dir(self) -> str:
-        return self._save_dir
-
-    @property
-    def root_dir(self) -> str:
-        return os.path.join(self._save_dir, self._name)
-
-    @property
     def log_dir(self) -> str:
-        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
-        log_dir = os.path.join(self.root_dir, version)
+        log_dir = super().log_dir
         if self._sub_dir is not None:
             log_dir = os.path.join(log_dir, self._sub_dir)
         return os.path.expanduser(os.path.expandvars(log_dir))
