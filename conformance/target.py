@@ -37,7 +37,6 @@ from typing import Any
 
 REQUIRED_NAMES = ("Trainer", "LightningModule", "Callback")
 PROFILES = ("2.x", "legacy")
-OPTIONAL_NAMES = ("LightningDataModule", "seed_everything")
 DEFAULT_TARGET = "reference"
 ENV_VAR = "TRAINSPEC_TARGET"
 

@@ -20,12 +20,6 @@ from conformance.kit.ckpt_models import (
 from conformance.registry import clause, facts, seed
 
 BATCHES, EPOCHS = 3, 2
-SAVE_DOCS = seed(
-    "002",
-    "Inference in Production",
-    'trainer.save_checkpoint("best_model.ckpt") ... '
-    'model = ClassificationTask.load_from_checkpoint("best_model.ckpt")',
-)
 KEYS_SILENT = docs_silent("the checkpoint's keys", "Inference in Production")
 TRAINING_STATE = ("callbacks", "optimizer_states", "lr_schedulers")
 

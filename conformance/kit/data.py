@@ -20,20 +20,6 @@ class RandomDataset(Dataset):
         return self.data[index]
 
 
-class IndexDataset(Dataset):
-    """Row ``i`` is ``[i, i, ...]``: lets a clause see exactly which samples a batch holds."""
-
-    def __init__(self, size: int = 32, length: int = 64) -> None:
-        self.size = size
-        self.length = length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return torch.full((self.size,), float(index))
-
-
 def loader(batches: int, batch_size: int = 1, size: int = 32, seed: int = 0) -> DataLoader:
     """A sequential loader yielding exactly ``batches`` batches."""
     return DataLoader(RandomDataset(size, batches * batch_size, seed), batch_size=batch_size)

@@ -7,8 +7,6 @@ configurations.
 
 from __future__ import annotations
 
-import math
-
 
 def is_stepping_batch(batch_idx: int, n_batches: int, accumulate: int) -> bool:
     """§1.6: a batch steps when it closes an accumulation window or is the epoch's last batch."""
@@ -72,8 +70,3 @@ def validation_points(
                 points.append((epoch, batch_idx))
             total += 1
     return points
-
-
-def windows_per_epoch(n_batches: int, accumulate: int) -> int:
-    """§1.6: optimizer steps in one epoch of ``n_batches`` (the last window may be partial)."""
-    return math.ceil(n_batches / accumulate)

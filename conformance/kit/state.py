@@ -1,4 +1,4 @@
-"""Snapshots of the real state a clause observes: grad mode, module modes, parameters.
+"""Snapshots of the real state a clause observes: the autograd mode and the modules' modes.
 
 Clauses check what the trainer *did* (the autograd mode a step ran under, which submodules were in
 training mode, how parameters moved), not which hook names were called.
@@ -32,15 +32,3 @@ def grad_mode() -> GradMode:
 def module_modes(module: torch.nn.Module) -> dict[str, bool]:
     """``{qualified name: module.training}`` for the module ("" is the root) and every submodule."""
     return {name: sub.training for name, sub in module.named_modules()}
-
-
-def parameters_of(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """Detached copies of every parameter, by name."""
-    return {name: p.detach().clone() for name, p in module.named_parameters()}
-
-
-def max_abs_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
-    """The largest elementwise difference between two same-keyed tensor dicts."""
-    if a.keys() != b.keys():
-        raise ValueError(f"different parameter names: {sorted(a)} vs {sorted(b)}")
-    return max((a[k].double() - b[k].double()).abs().max().item() for k in a)
