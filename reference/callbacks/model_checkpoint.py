@@ -337,14 +337,7 @@ class ModelCheckpoint(Checkpoint):
     def _save_last_checkpoint(self, trainer: Any, candidates: dict[str, Tensor]) -> None:
         if not self.save_last:
             return
-        path = self.format_checkpoint_name(candidates, self.CHECKPOINT_NAME_LAST)
-        if self._enable_version_counter:
-            version = self.STARTING_VERSION
-            while os.path.exists(path) and path != self.last_model_path:
-                path = self.format_checkpoint_name(
-                    candidates, self.CHECKPOINT_NAME_LAST, ver=version
-                )
-                version += 1
+        path = self._unused_name(candidates, self.last_model_path, self.CHECKPOINT_NAME_LAST)
         previous, self.last_model_path = self.last_model_path, path  # part of the saved state
         if self.save_last == "link" and self._last_checkpoint_saved and self.save_top_k != 0:
             self._link(trainer, self._last_checkpoint_saved, path)
@@ -353,13 +346,16 @@ class ModelCheckpoint(Checkpoint):
         if previous and self._may_remove(trainer, previous, path):
             self._remove(trainer, previous)
 
-    def _unused_name(self, candidates: dict[str, Tensor], replaceable: str | None) -> str:
-        """The formatted name, with -vN while it names another existing file."""
-        path = self.format_checkpoint_name(candidates)
+    def _unused_name(
+        self, candidates: dict[str, Tensor], replaceable: str | None, filename: str | None = None
+    ) -> str:
+        """The formatted name, with -vN while it names another existing file than
+        ``replaceable`` (the file this save replaces)."""
+        path = self.format_checkpoint_name(candidates, filename)
         if self._enable_version_counter:
             version = self.STARTING_VERSION
             while os.path.exists(path) and path != replaceable:
-                path = self.format_checkpoint_name(candidates, ver=version)
+                path = self.format_checkpoint_name(candidates, filename, ver=version)
                 version += 1
         return path
 
