@@ -1,6 +1,7 @@
 """Trainer set-up that is not the loop itself: callbacks, loggers, data attachment, checks.
 
-Kept apart from ``trainer.py`` so the entry points there read as the docs' pseudocode.
+Kept apart from ``trainer.py`` and ``run.py`` so that the entry points and the run pipeline read
+as the docs' pseudocode.
 """
 
 from __future__ import annotations

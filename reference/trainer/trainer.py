@@ -1,19 +1,10 @@
-"""The ``Trainer``: flags in ``__init__``, then ``fit``/``validate``/``test``/``predict``.
+"""The ``Trainer``: flags in ``__init__``, then the entry points ``fit``/``validate``/``test``/
+``predict``.
 
-``fit`` follows the docs' pseudocode (seed 002, "Hooks")::
-
-    configure_callbacks()
-    prepare_data()                    # only if overridden; datamodule first
-    setup("fit")                      # datamodule → callbacks → module
-    configure_model()                 # only if overridden
-    <module, datamodule, callback state restored from ckpt_path>
-    configure_optimizers()            # inside strategy.setup, after the model is moved
-    on_fit_start()
-    <optimizer, scheduler, loop state restored from ckpt_path>
-    <sanity check>                    # a short validation, RNG state preserved
-    fit_loop.run()                    # on_train_start ... epochs ... on_train_end
-    on_fit_end()
-    teardown("fit")
+Each entry point checks its arguments, chooses and reads the checkpoint to restore
+(``ckpt_path``), connects the model, points the loops at the data, and hands over to the run
+pipeline (``run.py``, the docs' ``fit()`` pseudocode) through ``call.run_and_handle_interrupt``,
+which tells callbacks about an exception and cleans up.
 """
 
 from __future__ import annotations
@@ -23,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import torch
-
 from reference.trainer import arguments, call, configuration, flags
 from reference.trainer.checkpointing import CheckpointConnector
 from reference.trainer.connector import build_strategy
@@ -33,12 +22,12 @@ from reference.trainer.fit_loop import FitLoop
 from reference.trainer.logger_connector import LoggerConnector, to_scalars
 from reference.trainer.prediction_loop import PredictionLoop
 from reference.trainer.properties import TrainerProperties
+from reference.trainer.run import RunPipeline
 from reference.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
-from reference.utilities.seed import isolate_rng
 from reference.utilities.warnings import WarnOnce
 
 
-class Trainer(TrainerProperties):
+class Trainer(TrainerProperties, RunPipeline):
     def __init__(
         self,
         *,
@@ -312,94 +301,6 @@ class Trainer(TrainerProperties):
         self.state.fn = fn
         self.state.status = TrainerStatus.RUNNING
         self.state.stage = stage
-
-    # ------------------------------------------------------------------------------ a run
-    def _run(self, model: Any) -> Any:
-        if self.state.fn == TrainerFn.FITTING:
-            fit = self.fit_loop
-            fit.min_epochs, fit.max_epochs = flags.loop_limits(
-                fit.epoch_loop.min_steps, fit.max_steps, fit.min_epochs, fit.max_epochs
-            )
-        hooks = self._hooks
-        hooks.reset()
-        configuration.attach_model_callbacks(self)
-        configuration.check_state_keys(self.callbacks)
-        hooks.bind(warn=True)
-        configuration.verify_loop_configuration(self)
-        self.strategy.setup_environment()
-        configuration.prepare_data(self)
-        call.setup(self)
-        call.configure_model(self)
-        self._restore_modules_and_callbacks()
-        for loop in (
-            self.fit_loop.epoch_loop,
-            self.fit_loop.epoch_loop.val_loop,
-            self.validate_loop,
-            self.test_loop,
-        ):
-            loop._results.reset()  # a previous run may have ended mid-epoch (an exception)
-        self._logger_connector.reset_metrics()
-        hooks.bind()  # setup/configure_model may have changed hooks or layers
-        self.strategy.setup(self)  # converts and moves the model; configure_optimizers when fitting
-        if self.state.fn == TrainerFn.FITTING:
-            hooks.event("on_fit_start")
-        configuration.log_hyperparams(self)
-        self._restore_training_state()
-        results = self._run_stage()
-        self._teardown()
-        if self.state.fn == TrainerFn.FITTING:
-            hooks.event("on_fit_end")
-        call.teardown(self)
-        self.state.status = TrainerStatus.FINISHED
-        self.state.stage = None
-        return results
-
-    def _restore_modules_and_callbacks(self) -> None:
-        """Module, datamodule and callback state from ``ckpt_path`` (see checkpointing.py)."""
-        self._checkpoint_connector.restore_modules_and_callbacks()
-
-    def _restore_training_state(self) -> None:
-        """Precision, loop, optimizer and scheduler state from ``ckpt_path``."""
-        self._checkpoint_connector.restore_training_state()
-
-    def _run_stage(self) -> Any:
-        self.strategy.barrier("run-stage")
-        self._hooks.module("zero_grad")
-        if self.evaluating:
-            return self._evaluation_loop.run()
-        if self.predicting:
-            return self.predict_loop.run()
-        with isolate_rng():
-            self._run_sanity_check()
-        with torch.autograd.set_detect_anomaly(self._detect_anomaly):
-            self.fit_loop.run()
-        return None
-
-    def _run_sanity_check(self) -> None:
-        """A short validation before training, to fail fast on validation bugs (facts §2.5)."""
-        val_loop = self.fit_loop.epoch_loop.val_loop
-        if not (self.enable_validation and self.num_sanity_val_steps > 0):
-            return
-        resume = self.fit_loop._resume  # continuing mid-way: no new check, as in Lightning
-        if resume is not None and (resume.in_epoch or self.fit_loop.max_steps != -1):
-            return
-        stage = self.state.stage
-        self.sanity_checking = True
-        self._logger_connector.reset_results()
-        self._logger_connector.reset_metrics()
-        self._hooks.callbacks("on_sanity_check_start")
-        val_loop.run()
-        self._hooks.callbacks("on_sanity_check_end")
-        self._logger_connector.reset_results()
-        self._logger_connector.reset_metrics()
-        val_loop.batch_progress.reset()
-        self.state.stage = stage
-
-    def _teardown(self) -> None:
-        self.strategy.teardown()
-        self.fit_loop.teardown()
-        for loop in (self.fit_loop.epoch_loop.val_loop, self.validate_loop, self.test_loop):
-            loop._results.batch = None
 
     @contextmanager
     def init_module(self, empty_init: bool | None = None) -> Iterator[None]:
