@@ -88,22 +88,28 @@ def matrix_lines(certificate: Mapping[str, Any]) -> list[str]:
     if not cells:
         return []
     precisions = matrix["precisions"]
-    width = max(len(p) for p in precisions) + 2
+    rows = {
+        device: [_cell_label(cells.get(device, {}).get(p)) for p in precisions]
+        for device in matrix["devices"]
+    }
+    # Wide enough for the widest label too ("deviation 21"), so columns never run together.
+    all_labels = [label for row in rows.values() for label in row]
+    width = max(len(text) for text in [*precisions, *all_labels]) + 2
     header = "device".ljust(8) + "".join(p.rjust(width) for p in precisions)
     lines = ["", "Device × precision matrix (clause results per cell):", header]
-    for device in matrix["devices"]:
-        row = cells.get(device, {})
-        labels = []
-        for precision in precisions:
-            cell = row.get(precision)
-            if cell is None:
-                labels.append("-")
-                continue
-            label = CELL_LABELS[cell["status"]]
-            ran = cell["passed"] + cell["failed"] + cell["errored"] + cell["deviation"]
-            labels.append(f"{label} {ran}" if cell["status"] != "not_run" else label)
+    for device, labels in rows.items():
         lines.append(device.ljust(8) + "".join(label.rjust(width) for label in labels))
     return lines
+
+
+def _cell_label(cell: Mapping[str, Any] | None) -> str:
+    """``pass 35`` / ``FAIL 2`` / ``not run`` / ``-`` (no clause has that cell)."""
+    if cell is None:
+        return "-"
+    label = CELL_LABELS[cell["status"]]
+    if cell["status"] == "not_run":
+        return label
+    return f"{label} {cell['passed'] + cell['failed'] + cell['errored'] + cell['deviation']}"
 
 
 def attention_lines(certificate: Mapping[str, Any]) -> list[str]:

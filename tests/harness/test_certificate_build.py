@@ -202,3 +202,14 @@ def test_the_text_report_shows_the_matrix() -> None:
     assert "pass 1" in cpu_row and "FAIL 1" in cpu_row
     cuda_row = next(line for line in text.splitlines() if line.startswith("cuda"))
     assert set(cuda_row.split()[1:]) == {"-"}
+
+
+def test_matrix_columns_stay_apart_when_a_label_is_as_wide_as_the_column() -> None:
+    from conformance.certificate import device_matrix
+    from conformance.report import matrix_lines
+
+    results = [_result("cpu", "64-true", "deviation")] * 21
+    results += [_result("cpu", "32-true", "deviation")] * 35
+    lines = matrix_lines({"matrix": device_matrix([{"results": results}])})
+    cpu_row = next(line for line in lines if line.startswith("cpu"))
+    assert cpu_row.split()[1:5] == ["deviation", "21", "deviation", "35"], cpu_row
