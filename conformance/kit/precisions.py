@@ -5,9 +5,7 @@ inputs reach the step in (from a float32 loader), the dtype a ``Linear`` compute
 whether the step runs under ``torch.autocast`` (and with which dtype), the default dtype inside a
 step, and whether a GradScaler scales the loss. ``16-mixed`` on CPU is looked up as ``bf16-mixed``
 because that is what Lightning runs there (see :func:`conformance.matrix.effective_precision`).
-On XLA, Lightning's ``XLAPrecision`` runs ``16-true``/``bf16-true`` by setting ``XLA_USE_F16`` /
-``XLA_USE_BF16`` for the XLA compiler instead of casting: PyTorch still sees float32 tensors, so
-those cells expect float32 everywhere (read from the code; no XLA device has run them yet).
+The rows are the same on every device, XLA included (see :func:`semantics`).
 """
 
 from __future__ import annotations
