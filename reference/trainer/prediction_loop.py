@@ -19,6 +19,7 @@ from reference.trainer.progress import BatchProgress
 from reference.utilities.apply_func import move_data_to_device
 from reference.utilities.module_mode import ModuleMode
 from reference.utilities.signature import is_param_in_hook_signature
+from reference.utilities.warnings import WarnOnce
 
 if TYPE_CHECKING:
     from reference.trainer.trainer import Trainer
@@ -37,6 +38,7 @@ class PredictionLoop:
         self.predictions: list[Any] = []
         self._module_mode = ModuleMode()
         self._results = None  # self.log is not allowed while predicting
+        self._warnings = WarnOnce()
 
     @property
     def num_dataloaders(self) -> int:
@@ -116,7 +118,9 @@ class PredictionLoop:
         step_args = hook_args if self._pass_batch_idx else (batch, *hook_args[2:])
         prediction = hooks.strategy("predict_step", *step_args)
         if prediction is None:
-            trainer._warn_once("predict returned None if it was on purpose, ignore this warning...")
+            self._warnings.warn(
+                "predict returned None if it was on purpose, ignore this warning..."
+            )
         self.batch_progress.increment_processed()
         hooks.event("on_predict_batch_end", prediction, *hook_args)
         self.batch_progress.increment_completed()

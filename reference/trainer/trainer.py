@@ -24,7 +24,6 @@ from reference.trainer.prediction_loop import PredictionLoop
 from reference.trainer.properties import TrainerProperties
 from reference.trainer.run import RunPipeline
 from reference.trainer.states import RunningStage, TrainerFn, TrainerState, TrainerStatus
-from reference.utilities.warnings import WarnOnce
 
 
 class Trainer(TrainerProperties, RunPipeline):
@@ -165,10 +164,6 @@ class Trainer(TrainerProperties, RunPipeline):
         self._checkpoint_connector = CheckpointConnector(self)
         self.datamodule: Any = None
         self._active_dataloader_idx = 0
-        self._warnings = WarnOnce()
-
-    def _warn_once(self, message: str) -> None:
-        self._warnings.warn(message)
 
     # ------------------------------------------------------------------------ entry points
     def fit(

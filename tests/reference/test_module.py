@@ -77,6 +77,17 @@ def test_predict_step_calls_forward(make_trainer: Any) -> None:
         assert not prediction.requires_grad
 
 
+def test_predict_step_returning_none_warns_once(make_trainer: Any) -> None:
+    class NoPrediction(BoringModel):
+        def predict_step(self, batch: Any, batch_idx: int) -> None:
+            return None
+
+    trainer = make_trainer()
+    with pytest.warns(UserWarning, match="predict returned None") as record:
+        assert trainer.predict(NoPrediction()) == [None] * 4
+    assert len([w for w in record if "predict returned None" in str(w.message)]) == 1
+
+
 def test_all_gather_is_identity_on_one_device(make_trainer: Any) -> None:
     model = BoringModel()
     trainer = make_trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=0)
