@@ -101,40 +101,42 @@ class Hooks:
         )
 
     def _bind_batch_hooks(self, model: Any, warn: bool) -> None:
+        """Who answers each transfer hook: the datamodule if it overrides it, else the module;
+        an identity default that nobody overrode is skipped (None)."""
         from reference.datamodule import LightningDataModule
         from reference.module import LightningModule
 
         datamodule = self.trainer.datamodule
         self._batch_owner = {}
+        any_overridden = False
         for name in BATCH_HOOKS:
-            owner = model
             in_module = is_overridden(name, model, LightningModule)
-            if datamodule is not None and is_overridden(name, datamodule, LightningDataModule):
-                owner = datamodule
-                if in_module and warn:
-                    warnings.warn(
+            in_datamodule = datamodule is not None and is_overridden(
+                name, datamodule, LightningDataModule
+            )
+            if warn and in_module and datamodule is not None:
+                if in_datamodule:
+                    message = (
                         f"You have overridden `{name}` in both `LightningModule` and"
                         " `LightningDataModule`. It will use the implementation from"
-                        " `LightningDataModule` instance.",
-                        stacklevel=4,
+                        " `LightningDataModule` instance."
                     )
-            elif datamodule is not None and in_module and warn:
-                warnings.warn(
-                    f"You have overridden `{name}` in `LightningModule` but have passed in a"
-                    " `LightningDataModule`. It will use the implementation from"
-                    " `LightningModule` instance.",
-                    stacklevel=4,
-                )
-            fn = getattr(owner, name, None)
-            overridden = owner is datamodule or in_module
+                else:
+                    message = (
+                        f"You have overridden `{name}` in `LightningModule` but have passed in a"
+                        " `LightningDataModule`. It will use the implementation from"
+                        " `LightningModule` instance."
+                    )
+                warnings.warn(message, stacklevel=4)
+            overridden = in_module or in_datamodule
+            any_overridden = any_overridden or overridden
+            owner = datamodule if in_datamodule else model
             self._batch_owner[name] = (
-                None if (name in IDENTITY_BATCH_HOOKS and not overridden) else fn
+                None
+                if (name in IDENTITY_BATCH_HOOKS and not overridden)
+                else getattr(owner, name, None)
             )
-        self.default_batch_transfer = not any(
-            is_overridden(name, model, LightningModule)
-            or (datamodule is not None and is_overridden(name, datamodule, LightningDataModule))
-            for name in BATCH_HOOKS
-        )
+        self.default_batch_transfer = not any_overridden
 
     def _resolve(self, name: str) -> Any:
         """The module's hook ``name`` (None if it is not callable), cached until the next bind."""
