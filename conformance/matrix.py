@@ -58,15 +58,6 @@ ACCELERATOR_FLAG: Mapping[str, str] = {"cpu": "cpu", "cuda": "cuda", "mps": "mps
 # ``torch.device(...).type`` of each device (also the ``torch.autocast`` device type).
 TORCH_DEVICE_TYPE: Mapping[str, str] = {"cpu": "cpu", "cuda": "cuda", "mps": "mps", "xla": "xla"}
 
-# Names a target may use in its TRAINSPEC declaration for our devices/precisions.
-_DEVICE_ALIASES: Mapping[str, str] = {"gpu": "cuda", "tpu": "xla"}
-_PRECISION_ALIASES: Mapping[str, str] = {
-    "64": "64-true",
-    "32": "32-true",
-    "16": "16-mixed",
-    "bf16": "bf16-mixed",
-}
-
 # Cells no trainer is expected to run, whatever the clause.
 NOT_MEANINGFUL: Mapping[tuple[str, str], str] = {
     ("mps", "64-true"): "mps-64-true not meaningful: MPS has no float64",
@@ -150,21 +141,15 @@ def available_devices() -> tuple[str, ...]:
     return tuple(device for device in DEVICES if probe[device] is None)
 
 
-def _declared(values: tuple[str, ...] | None, aliases: Mapping[str, str]) -> set[str] | None:
-    if values is None:
-        return None
-    return {aliases.get(v.strip(), v.strip()) for v in values}
-
-
 def claimed_devices(target: Target) -> tuple[str, ...]:
     """The devices the target claims (its declaration), else all of :data:`DEVICES`."""
-    declared = _declared(target.declaration.devices, _DEVICE_ALIASES)
+    declared = target.declaration.claimed_devices()
     return DEVICES if declared is None else tuple(d for d in DEVICES if d in declared)
 
 
 def claimed_precisions(target: Target) -> tuple[str, ...]:
     """The precisions the target claims (its declaration), else all of :data:`PRECISIONS`."""
-    declared = _declared(target.declaration.precisions, _PRECISION_ALIASES)
+    declared = target.declaration.claimed_precisions()
     return PRECISIONS if declared is None else tuple(p for p in PRECISIONS if p in declared)
 
 
@@ -177,13 +162,13 @@ def not_run_reason(
     """Why this cell is not run for this target on this machine, or None if it runs."""
     _check_known((device,), (precision,))
     declaration = target.declaration
-    claimed_devices = _declared(declaration.devices, _DEVICE_ALIASES)
+    claimed_devices = declaration.claimed_devices()
     if claimed_devices is not None and device not in claimed_devices:
         return (
             f"target does not claim device {device!r} "
             f"(TRAINSPEC devices: {', '.join(sorted(claimed_devices)) or 'none'})"
         )
-    claimed_precisions = _declared(declaration.precisions, _PRECISION_ALIASES)
+    claimed_precisions = declaration.claimed_precisions()
     if claimed_precisions is not None and precision not in claimed_precisions:
         return (
             f"target does not claim precision {precision!r} "

@@ -48,6 +48,16 @@ _SHIPPED_DEVIATIONS = {
 }
 
 
+# Names a TRAINSPEC declaration may use for the suite's devices and precisions.
+DEVICE_ALIASES: Mapping[str, str] = {"gpu": "cuda", "tpu": "xla"}
+PRECISION_ALIASES: Mapping[str, str] = {
+    "64": "64-true",
+    "32": "32-true",
+    "16": "16-mixed",
+    "bf16": "bf16-mixed",
+}
+
+
 class TargetLoadError(Exception):
     """The target could not be imported or lacks a required name."""
 
@@ -63,6 +73,22 @@ class Declaration:
     profile: str = "2.x"
     deviations: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def claimed_devices(self) -> set[str] | None:
+        """The declared devices in the suite's names (``gpu`` is ``cuda``, ``tpu`` is ``xla``);
+        None when the target declares none (then every device counts as claimed)."""
+        return _in_suite_names(self.devices, DEVICE_ALIASES)
+
+    def claimed_precisions(self) -> set[str] | None:
+        """The declared precisions in the suite's names (``16`` is ``16-mixed``, ...); None when
+        the target declares none."""
+        return _in_suite_names(self.precisions, PRECISION_ALIASES)
+
+
+def _in_suite_names(values: tuple[str, ...] | None, aliases: Mapping[str, str]) -> set[str] | None:
+    if values is None:
+        return None
+    return {aliases.get(v.strip(), v.strip()) for v in values}
 
 
 @dataclass(repr=False)
@@ -120,10 +146,12 @@ class Target:
             kind = device.split(":")[0]
             if not device_counts().get(kind):
                 return f"no {kind} device on this machine"
-            if declared.devices is not None and kind not in declared.devices:
+            claimed = declared.claimed_devices()
+            if claimed is not None and DEVICE_ALIASES.get(kind, kind) not in claimed:
                 return f"target {self.name} does not declare device {kind!r}"
-        if precision is not None and declared.precisions is not None:
-            if str(precision) not in declared.precisions:
+        claimed = declared.claimed_precisions()
+        if precision is not None and claimed is not None:
+            if PRECISION_ALIASES.get(str(precision), str(precision)) not in claimed:
                 return f"target {self.name} does not declare precision {precision!r}"
         if strategy is not None and declared.strategies is not None:
             if strategy not in declared.strategies:

@@ -3,13 +3,16 @@ for every way a target can be unusable."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import pytest
 
+from conformance import matrix
 from conformance.target import (
     DEFAULT_TARGET,
     ENV_VAR,
+    Declaration,
     TargetLoadError,
     device_counts,
     device_probe,
@@ -137,6 +140,22 @@ def test_require_skips_what_the_machine_or_the_declaration_rules_out() -> None:
     with pytest.raises(pytest.skip.Exception, match="no xla device"):
         target.require(device="xla")
     target.require(device="cpu")  # runnable: no skip
+
+
+def test_require_and_the_matrix_read_declared_aliases_alike() -> None:
+    declaration = Declaration(devices=("cpu", "gpu"), precisions=("32", "16"))
+    target = dataclasses.replace(load_target(STUB), declaration=declaration)
+    assert matrix.claimed_devices(target) == ("cpu", "cuda")
+    assert matrix.claimed_precisions(target) == ("32-true", "16-mixed")
+    assert target.unsupported_reason(device="cpu", precision="16-mixed") is None
+    assert target.unsupported_reason(precision="16") is None
+    assert matrix.not_run_reason(target, "cpu", "16-mixed") is None
+    assert "does not declare precision 'bf16-mixed'" in str(
+        target.unsupported_reason(precision="bf16-mixed")
+    )
+    assert "does not claim precision 'bf16-mixed'" in str(
+        matrix.not_run_reason(target, "cpu", "bf16-mixed")
+    )
 
 
 def test_quiet_trainer_defaults_can_be_overridden(tmp_path: object) -> None:
