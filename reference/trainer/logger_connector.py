@@ -38,13 +38,15 @@ class LoggerConnector:
             return None
         return results.metrics(on_step=self.in_batch_loop)
 
-    def snapshot(self) -> None:
-        """Fold the live values into the persistent views (before the live ones go away)."""
+    def snapshot(self) -> tuple[dict, dict, dict] | None:
+        """Fold the live values into the persistent views (before the live ones go away);
+        returns them."""
         live = self._live()
         if live is not None:
             self._callback_metrics.update(live[0])
             self._logged_metrics.update(live[1])
             self._progress_bar_metrics.update(live[2])
+        return live
 
     @property
     def callback_metrics(self) -> dict[str, Tensor]:
@@ -149,13 +151,8 @@ class LoggerConnector:
         """The epoch values of the current dataloader; also folded into the persistent views."""
         if self.trainer.sanity_checking:
             return {}
-        live = self._live()
-        if live is None:
-            return {}
-        self._callback_metrics.update(live[0])
-        self._logged_metrics.update(live[1])
-        self._progress_bar_metrics.update(live[2])
-        return live[1]
+        live = self.snapshot()
+        return {} if live is None else live[1]
 
     def log_eval_end_metrics(self, metrics: dict[str, Tensor]) -> None:
         if not self.trainer.sanity_checking:
