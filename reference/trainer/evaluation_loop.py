@@ -140,7 +140,7 @@ class EvaluationLoop:
         for dataloader in self._flat:
             check_iterable(dataloader, self.source, str(self.fn))
         self.dataloaders = dataloaders
-        prefix = self.stage.dataloader_prefix or "val"
+        prefix = self.stage.dataloader_prefix
         self._max_batches = [num_batches(dl, self._limit, prefix) for dl in self._flat]
         self._seen_batches = defaultdict(int)
 
@@ -187,7 +187,7 @@ class EvaluationLoop:
         module = trainer.lightning_module
         noun = self._noun
         several = self.num_dataloaders > 1
-        prefix = self.stage.dataloader_prefix or "val"
+        prefix = self.stage.dataloader_prefix
         verify_dataloader_idx(module, (f"{noun}_step",), several, prefix)
         verify_dataloader_idx(
             module, (f"on_{noun}_batch_start", f"on_{noun}_batch_end"), several, prefix

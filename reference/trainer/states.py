@@ -47,7 +47,7 @@ class RunningStage(_StrEnum):
         return self in (self.VALIDATING, self.TESTING, self.SANITY_CHECKING)
 
     @property
-    def dataloader_prefix(self) -> str | None:
+    def dataloader_prefix(self) -> str:
         if self in (self.VALIDATING, self.SANITY_CHECKING):
             return "val"
         return self.value
