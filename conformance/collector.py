@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from conformance.deviations import DeviationsFile
 from conformance.session import SessionState
 
 WORKEROUTPUT_KEY = "trainspec"
@@ -121,7 +120,7 @@ class ResultCollector:
         target = state.target
         assert target is not None
         declared = target.declaration
-        deviations = state.deviations or DeviationsFile(path=None)
+        deviations = state.deviations
         seed = config.getoption("hypothesis_seed", None)
         return certificate.build(
             target={

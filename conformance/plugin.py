@@ -31,7 +31,6 @@ from typing import Any
 import pytest
 
 from conformance.collector import ResultCollector
-from conformance.deviations import DeviationsFile
 from conformance.fixtures import (
     hook_trace_golden,
     make_tmp_dir,
@@ -168,9 +167,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     devices = ", ".join(f"{kind}×{n}" for kind, n in device_counts().items() if n)
     deviations = state.deviations
     declared = (
-        f"{deviations.path} ({len(deviations.entries)} entries)"
-        if deviations and deviations.path
-        else "none"
+        f"{deviations.path} ({len(deviations.entries)} entries)" if deviations.path else "none"
     )
     return [
         f"trainspec target: {target.name} {target.version} ({target.spec}), "
@@ -218,8 +215,7 @@ def _declare(item: pytest.Item, state: SessionState, target: Target) -> None:
     info = clause_of(item)
     assert info is not None
     params, param_id = _cell_of(item)
-    deviations = state.deviations or DeviationsFile(path=None)
-    declared = deviations.match(
+    declared = state.deviations.match(
         info.id, params, torch_version=torch.__version__, target_version=target.version
     )
     if declared is not None:
@@ -263,10 +259,9 @@ def pytest_collection_modifyitems(
     for item in items:
         if clause_of(item) is not None:
             _declare(item, state, target)
-    deviations = state.deviations or DeviationsFile(path=None)
-    if deviations.entries:
+    if state.deviations.entries:
         _complete_registry(collected)
-        state.problems = deviations.problems(REGISTRY, params_of)
+        state.problems = state.deviations.problems(REGISTRY, params_of)
 
 
 def _complete_registry(items: list[pytest.Item]) -> None:

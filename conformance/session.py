@@ -29,7 +29,8 @@ class SessionState:
 
     started: float = field(default_factory=time.time)
     target: Target | None = None
-    deviations: DeviationsFile | None = None
+    # no declared deviation until prepare() reads the target's file
+    deviations: DeviationsFile = field(default_factory=lambda: DeviationsFile(path=None))
     hypothesis: dict[str, Any] = field(default_factory=dict)
     prefixes: list[str] = field(default_factory=list)
     # The catalogue: nodeid -> {"clause", "params", "param_id", "deviation"} for every selected
