@@ -57,6 +57,14 @@ def verify_dataloader_idx(module: Any, hooks: tuple[str, ...], several: bool, pr
             )
 
 
+def no_grad_context(inference_mode: bool, strategy: Any) -> Any:
+    """Where evaluation and prediction run: ``torch.inference_mode()`` when asked for and the
+    strategy supports it (XLA does not), else ``torch.no_grad()``."""
+    if inference_mode and strategy.supports_inference_mode:
+        return torch.inference_mode()
+    return torch.no_grad()
+
+
 class EvaluationLoop:
     def __init__(
         self,
@@ -145,8 +153,7 @@ class EvaluationLoop:
         self._seen_batches = defaultdict(int)
 
     def _grad_context(self) -> Any:
-        inference = self.inference_mode and self.trainer.strategy.supports_inference_mode
-        return torch.inference_mode() if inference else torch.no_grad()
+        return no_grad_context(self.inference_mode, self.trainer.strategy)
 
     # --------------------------------------------------------------------------- run
     def run(self) -> list[dict[str, Any]]:

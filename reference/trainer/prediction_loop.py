@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from reference.trainer.data import BatchIterator, DataSource, check_iterable, flatten, num_batches
-from reference.trainer.evaluation_loop import verify_dataloader_idx
+from reference.trainer.evaluation_loop import no_grad_context, verify_dataloader_idx
 from reference.trainer.progress import BatchProgress
 from reference.utilities.apply_func import move_data_to_device
 from reference.utilities.module_mode import ModuleMode
@@ -59,9 +59,7 @@ class PredictionLoop:
         ]
 
     def run(self) -> list[Any] | None:
-        inference = self.inference_mode and self.trainer.strategy.supports_inference_mode
-        context = torch.inference_mode() if inference else torch.no_grad()
-        with context:
+        with no_grad_context(self.inference_mode, self.trainer.strategy):
             self.setup_data()
             if sum(self.max_batches) == 0:
                 return None
