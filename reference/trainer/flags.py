@@ -63,6 +63,14 @@ def batch_limit(value: int | float | None, name: str) -> int | float:
         )
     if _is_int(value) and value == 1:
         info(f"`Trainer({name}=1)` was configured so 1 batch will be used.")
+    if name == "val_check_interval" and _is_int(value) and value == 0:
+        # Lightning accepts it and divides by zero at the first batch; 0.0 (a fraction) is
+        # valid and means "every batch".
+        raise MisconfigurationException(
+            "`val_check_interval=0` would never validate (it is a number of batches). Use an int"
+            " >= 1, a float fraction of the epoch, or `limit_val_batches=0` to turn validation"
+            " off."
+        )
     if 0 <= value <= 1:
         return value
     if value > 1 and value % 1.0 == 0:

@@ -55,6 +55,7 @@ from reference.utilities.exceptions import MisconfigurationException
             MisconfigurationException,
             "invalid value 1.5 for val_check_interval",
         ),
+        ({"val_check_interval": 0}, MisconfigurationException, "val_check_interval=0"),
         (
             {"limit_train_batches": -1},
             MisconfigurationException,
