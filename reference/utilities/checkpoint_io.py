@@ -23,6 +23,8 @@ from typing import IO, Any
 import torch
 
 _ZIP_MAGIC = b"PK\x03\x04"
+_ZIP_END = b"PK\x05\x06"  # end-of-central-directory record: the last thing a zip holds
+_ZIP_TAIL = 65536 + 22  # that record (22 bytes) plus the longest archive comment
 _UNSAFE_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
 
@@ -140,7 +142,12 @@ def _explain(exc: Exception, name: str, source: Any) -> Exception:
             " torch.load(weights_only=True) by default; if you trust this file, pass"
             " weights_only=False."
         )
-    if isinstance(exc, EOFError) or "truncated" in text or "PytorchStreamReader" in text:
+    if (
+        isinstance(exc, EOFError)
+        or "truncated" in text
+        or "PytorchStreamReader" in text
+        or _zip_lacks_its_end(source)
+    ):
         return CheckpointError(
             f"Checkpoint file {name} is truncated or corrupt (its data ends unexpectedly or its"
             f" archive is damaged; was the save interrupted?): {type(exc).__name__}: {text[:200]}"
@@ -154,6 +161,23 @@ def _explain(exc: Exception, name: str, source: Any) -> Exception:
         f"{name} is not a valid checkpoint (it was not written by torch.save):"
         f" {type(exc).__name__}: {text[:200]}"
     )
+
+
+def _zip_lacks_its_end(source: Any) -> bool:
+    """A zip archive whose end-of-central-directory record is gone was cut short.
+
+    torch reports such a file in several ways depending on where the cut falls (a
+    ``PytorchStreamReader`` error, or a bare ``OSError: [Errno 22]`` for larger files), so the
+    file itself is checked: the record sits within the last 64 KiB + 22 bytes of a whole archive.
+    """
+    if not _starts_like_zip(source):
+        return False
+    try:
+        with open(source, "rb") as file:
+            file.seek(max(0, os.path.getsize(source) - _ZIP_TAIL), os.SEEK_SET)
+            return _ZIP_END not in file.read()
+    except OSError:
+        return False
 
 
 def _starts_like_zip(source: Any) -> bool:

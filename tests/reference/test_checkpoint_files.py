@@ -77,6 +77,16 @@ def test_truncated_files(tmp_path: Path, zip_format: bool) -> None:
         load_checkpoint(cut)
 
 
+def test_a_large_cut_zip_checkpoint_is_called_truncated(tmp_path: Path) -> None:
+    # large enough that torch reports the cut as a bare "OSError: [Errno 22]", not a reader error
+    whole = tmp_path / "whole.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(20_000)}}, whole)
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="cut.ckpt is truncated or corrupt"):
+        load_checkpoint(cut)
+
+
 def test_files_that_are_not_checkpoints(tmp_path: Path) -> None:
     text = tmp_path / "notes.ckpt"
     text.write_text("epoch: 3\n")
