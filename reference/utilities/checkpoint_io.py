@@ -97,6 +97,12 @@ def load_checkpoint(
     """Read a checkpoint dict; ``weights_only`` is True unless the caller passes False."""
     name = describe(source)
     if isinstance(source, (str, os.PathLike)):
+        if os.path.isdir(source):
+            found = sorted(entry for entry in os.listdir(source) if entry.endswith(".ckpt"))
+            raise IsADirectoryError(
+                f"{name} is a directory, not a checkpoint file; pass the path of one of its"
+                f" files (.ckpt files in it: {found[:5] or 'none'})"
+            )
         if not os.path.isfile(source):
             raise FileNotFoundError(f"Checkpoint file not found: {name}")
         if os.path.getsize(source) == 0:

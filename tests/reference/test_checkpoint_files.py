@@ -67,6 +67,12 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "empty.ckpt")
 
 
+def test_a_directory_is_not_called_missing(tmp_path: Path) -> None:
+    atomic_save(checkpoint(), tmp_path / "epoch=0-step=4.ckpt")
+    with pytest.raises(IsADirectoryError, match="is a directory.*'epoch=0-step=4.ckpt'"):
+        load_checkpoint(tmp_path)
+
+
 @pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
 def test_truncated_files(tmp_path: Path, zip_format: bool) -> None:
     whole = tmp_path / "whole.ckpt"
