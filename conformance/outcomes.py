@@ -45,7 +45,14 @@ def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class ClauseTimeout(BaseException):
+    """A clause ran past its timeout (raised by :mod:`conformance.timeouts`). A ``BaseException``,
+    so that neither hypothesis nor a target's ``except Exception`` swallows it."""
+
+
 def is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, ClauseTimeout):
+        return True
     return isinstance(exc, pytest.fail.Exception) and TIMEOUT_MARK in str(exc)
 
 

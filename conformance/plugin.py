@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
-import threading
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -42,10 +40,13 @@ from conformance.registry import REGISTRY, clause_of
 from conformance.selection import parse_prefixes, selected
 from conformance.session import SessionState, activate_hypothesis_profile, prepare, state_of
 from conformance.target import ENV_VAR, Target
+from conformance.timeouts import pytest_runtest_protocol, pytest_timeout_set_timer
 
 DEFAULT_TIMEOUT_S = 120.0
 # The fixtures clause tests use; importing them here is what makes pytest offer them.
 FIXTURES = (target, make_trainer, make_tmp_dir, trainer_factory, hook_trace_golden)
+# Hook implementations of other modules count as this plugin's when they are its attributes.
+HOOKS = (pytest_runtest_protocol, pytest_timeout_set_timer)
 _PHASES = pytest.StashKey[dict[str, dict[str, Any]]]()
 _RESTORED = pytest.StashKey[list[str]]()
 
@@ -291,63 +292,6 @@ def _trainspec_isolation(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
     finally:
         request.node.stash[_RESTORED] = snapshot.restore()
-
-
-HARD_EXIT_CODE = 70
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator:
-    """End the process if a clause outlives its timeout by far: never hang for good.
-
-    pytest-timeout's signal method cannot interrupt a hang inside native code. Under xdist, ending
-    the worker makes the controller report the clause as crashed (``errored``) and carry on with a
-    fresh worker; without xdist the run ends after writing the certificate as it stands.
-    """
-    marker = item.get_closest_marker("timeout")
-    seconds = None
-    if marker is not None:
-        seconds = marker.args[0] if marker.args else marker.kwargs.get("timeout")
-    if clause_of(item) is None or not seconds:
-        yield
-        return
-    limit = float(seconds) * 2 + 5
-
-    def hard_exit() -> None:
-        sys.stderr.write(
-            f"\ntrainspec: {item.nodeid} is stuck {limit:g} s after it started (its timeout could "
-            "not interrupt it); ending this test process\n"
-        )
-        sys.stderr.flush()
-        if not _is_worker(item.config):
-            _last_certificate(item, limit)
-        os._exit(HARD_EXIT_CODE)
-
-    watchdog = threading.Timer(limit, hard_exit)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        yield
-    finally:
-        watchdog.cancel()
-
-
-def _last_certificate(item: pytest.Item, limit: float) -> None:
-    """Without xdist, write what is known before the process ends: the stuck clause errored,
-    those that never ran errored ("no result"), the others as they were."""
-    collector = item.config.pluginmanager.get_plugin("trainspec-collector")
-    path = item.config.getoption("trainspec_json")
-    if collector is None or not path:
-        return
-    try:
-        from conformance import certificate
-
-        message = f"hung past {limit:g} s where its timeout could not interrupt it; run ended"
-        phase = {"status": "errored", "message": message, "when": "call", "duration": limit}
-        collector.state.results.setdefault(item.nodeid, []).append(phase)
-        certificate.write(collector.build(), path)
-    except Exception as exc:  # the process ends anyway; say why there is no certificate
-        sys.stderr.write(f"trainspec: could not write the certificate: {exc!r}\n")
 
 
 # ------------------------------------------------------------------------------------- results

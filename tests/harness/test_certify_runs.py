@@ -272,6 +272,15 @@ def test_a_hanging_target_times_out_and_the_run_goes_on(certify: Any) -> None:
     assert run.clause("HX-PASS-001")["message"].startswith("timed out: Timeout (>1.0s)")
 
 
+def test_a_hang_in_a_property_clause_times_out_and_the_run_goes_on(certify: Any) -> None:
+    # Hypothesis catches pytest's Failed (pytest-timeout's exception) as a falsifying example and
+    # replays it; the replay must not hang until the watchdog ends the whole run.
+    run = certify("--target", f"{TARGETS}.hangs", *SUITE, "-n", "0", "--timeout", "1",
+                  "--clauses", "HX-HYPO")  # fmt: skip
+    assert run.statuses() == {"HX-HYPO-001": "errored", "HX-HYPO-002": "failed"}, run.output
+    assert run.clause("HX-HYPO-001")["message"].startswith("timed out: Timeout (>1.0s)")
+
+
 def test_a_target_crashing_the_process_only_loses_its_worker(certify: Any) -> None:
     run = certify("--target", f"{TARGETS}.crashes", *SUITE, "-n", "1",
                   "--clauses", "HX-PASS,HX-FAIL,HX-HYPO-001,HX-SKIP")  # fmt: skip

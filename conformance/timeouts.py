@@ -1,0 +1,105 @@
+"""Per-clause timeouts: the timer that interrupts a hanging clause, and the watchdog that ends the
+process when nothing can (hook implementations exposed through :mod:`conformance.plugin`).
+
+pytest-timeout's signal method raises ``pytest.fail``'s exception from its SIGALRM handler.
+Hypothesis treats that exception as a falsifying example: it shrinks and replays it, and with the
+alarm spent the replay hangs for good. For clause tests the plugin therefore sets the alarm itself
+and raises :class:`~conformance.outcomes.ClauseTimeout`, which no hypothesis test (nor a target's
+``except Exception``) catches. Other tests keep pytest-timeout's own timer.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from conformance.outcomes import ClauseTimeout
+from conformance.registry import clause_of
+
+HARD_EXIT_CODE = 70
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    """Arm the clause's alarm (signal method, main thread); ``None`` leaves it to pytest-timeout."""
+    if clause_of(item) is None or settings.method != "signal":
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    seconds = settings.timeout
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise ClauseTimeout(f"Timeout (>{seconds}s) from pytest-timeout.")
+
+    def cancel() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    item.cancel_timeout = cancel  # type: ignore[attr-defined]  # pytest-timeout's cancel hook calls it
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    return True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator:
+    """End the process if a clause outlives its timeout by far: never hang for good.
+
+    The alarm cannot interrupt a hang inside native code. Under xdist, ending the worker makes the
+    controller report the clause as crashed (``errored``) and carry on with a fresh worker;
+    without xdist the run ends after writing the certificate as it stands.
+    """
+    marker = item.get_closest_marker("timeout")
+    seconds = None
+    if marker is not None:
+        seconds = marker.args[0] if marker.args else marker.kwargs.get("timeout")
+    if clause_of(item) is None or not seconds:
+        yield
+        return
+    limit = float(seconds) * 2 + 5
+
+    def hard_exit() -> None:
+        sys.stderr.write(
+            f"\ntrainspec: {item.nodeid} is stuck {limit:g} s after it started (its timeout could "
+            "not interrupt it); ending this test process\n"
+        )
+        sys.stderr.flush()
+        if not _is_worker(item.config):
+            _last_certificate(item, limit)
+        os._exit(HARD_EXIT_CODE)
+
+    watchdog = threading.Timer(limit, hard_exit)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
+
+
+def _last_certificate(item: pytest.Item, limit: float) -> None:
+    """Without xdist, write what is known before the process ends: the stuck clause errored,
+    those that never ran errored ("no result"), the others as they were."""
+    collector = item.config.pluginmanager.get_plugin("trainspec-collector")
+    path = item.config.getoption("trainspec_json")
+    if collector is None or not path:
+        return
+    try:
+        from conformance import certificate
+
+        message = f"hung past {limit:g} s where its timeout could not interrupt it; run ended"
+        phase = {"status": "errored", "message": message, "when": "call", "duration": limit}
+        collector.state.results.setdefault(item.nodeid, []).append(phase)
+        certificate.write(collector.build(), path)
+    except Exception as exc:  # the process ends anyway; say why there is no certificate
+        sys.stderr.write(f"trainspec: could not write the certificate: {exc!r}\n")
