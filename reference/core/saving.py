@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from typing import IO, Any
 
+from reference.utilities import hparams_yaml
 from reference.utilities.checkpoint_io import describe, load_checkpoint
 from reference.utilities.signature import is_overridden
 from reference.utilities.warnings import warn
@@ -60,7 +61,13 @@ def load_hparams_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     extension = path.rsplit(".", 1)[-1].lower()
     if extension in ("yaml", "yml"):
         with open(path) as file:
-            loaded = yaml.safe_load(file) or {}
+            try:
+                loaded = hparams_yaml.load(file) or {}
+            except yaml.YAMLError as exc:
+                raise ValueError(
+                    f"hparams_file {path} cannot be read safely: only plain values and tuples are"
+                    f" loaded, and this file needs more ({exc})"
+                ) from exc
         if not isinstance(loaded, dict):
             raise ValueError(f"hparams_file {path} must hold a YAML mapping, found {loaded!r}")
         return loaded

@@ -9,6 +9,8 @@ from argparse import Namespace
 from collections.abc import Mapping
 from typing import Any
 
+from reference.utilities import hparams_yaml
+
 
 class Logger(ABC):
     """What the trainer needs from a logger (the same methods as Lightning's ``Logger``)."""
@@ -175,8 +177,9 @@ def save_hparams_to_yaml(path: str, hparams: Mapping[str, Any]) -> None:
 
     clean: dict[str, Any] = {}
     for key, value in hparams.items():
+        value = hparams_yaml.plain(value)
         try:
-            yaml.safe_dump(value)
+            hparams_yaml.dump(value)
         except yaml.YAMLError:
             warnings.warn(
                 f"Skipping '{key}' parameter because it is not possible to safely dump to YAML.",
@@ -186,4 +189,4 @@ def save_hparams_to_yaml(path: str, hparams: Mapping[str, Any]) -> None:
         clean[key] = value
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w", newline="") as file:
-        yaml.safe_dump(clean, file)
+        hparams_yaml.dump(clean, file)

@@ -6,6 +6,8 @@ Tests taking ``ns`` run on the reference and on real Lightning: both must behave
 from __future__ import annotations
 
 import argparse
+import enum
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +231,37 @@ def test_the_loaded_module_is_in_train_mode_and_detached(tmp_path: Path) -> None
     loaded = Scaled.load_from_checkpoint(path)
     assert loaded.training
     assert loaded._trainer is None
+
+
+class Colour(enum.Enum):
+    RED = 1
+
+
+def test_hparams_yaml_keeps_tuples_and_names_enums_as_lightning_does(
+    ns: Any, tmp_path: Path
+) -> None:
+    loggers = importlib.import_module(f"{ns.module.__name__}.loggers")
+    logger = loggers.CSVLogger(tmp_path, name="logs")
+    logger.log_hyperparams({"betas": (0.9, 0.999), "colour": Colour.RED, "sizes": [1, (2, 3)]})
+    logger.save()
+    text = (Path(logger.log_dir) / "hparams.yaml").read_text()
+    assert text == (
+        "betas: !!python/tuple\n- 0.9\n- 0.999\ncolour: RED\n"
+        "sizes:\n- 1\n- !!python/tuple\n  - 2\n  - 3\n"
+    )
+
+
+def test_hparams_file_written_by_lightning_with_a_tuple_loads(tmp_path: Path) -> None:
+    path = _saved(tmp_path, Scaled(width=3))
+    lightning_yaml = tmp_path / "hparams.yaml"
+    lightning_yaml.write_text("betas: !!python/tuple\n- 0.9\n- 0.999\nscale: 2.0\nwidth: 3\n")
+    loaded = Scaled.load_from_checkpoint(path, hparams_file=lightning_yaml)
+    assert loaded.hparams.betas == (0.9, 0.999) and loaded.hparams.scale == 2.0
+
+
+def test_hparams_file_with_python_objects_is_refused_by_name(tmp_path: Path) -> None:
+    path = _saved(tmp_path, Scaled(width=3))
+    unsafe = tmp_path / "unsafe.yaml"
+    unsafe.write_text('width: !!python/object/apply:os.system ["echo pwned"]\n')
+    with pytest.raises(ValueError, match="hparams_file .*unsafe.yaml cannot be read safely"):
+        Scaled.load_from_checkpoint(path, hparams_file=unsafe)
