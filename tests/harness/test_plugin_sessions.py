@@ -4,6 +4,9 @@ the way of sessions that run no clause."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +73,37 @@ def test_a_bad_target_under_xdist_is_one_usage_error(run_pytest: Any) -> None:
     output = done.stdout + done.stderr
     assert output.count("does not expose Callback") == 1, output
     assert "INTERNALERROR" not in output
+
+
+def test_trainspec_target_in_the_environment_leaves_unrelated_sessions_alone(
+    tmp_path: Path,
+) -> None:
+    # $TRAINSPEC_TARGET names the target for clause sessions; exported for certification (e.g. in
+    # CI), it must not load a target, import torch, switch the hypothesis profile or turn a typo
+    # into a usage error in a project's own pytest runs.
+    (tmp_path / "test_plain.py").write_text(
+        "import sys\n"
+        "from hypothesis import settings\n"
+        "def test_plain():\n"
+        "    assert 'torch' not in sys.modules, 'the plugin imported torch'\n"
+        "    assert settings._current_profile != 'trainspec-certify'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TRAINSPEC_"))}
+    env["TRAINSPEC_TARGET"] = "no_such_trainer_module"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_plain.py"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+    assert "trainspec target" not in done.stdout
+
+
+def test_collect_only_gives_no_verdict_and_no_certificate(run_pytest: Any, tmp_path: Path) -> None:
+    path = tmp_path / "certificate.json"
+    done = run_pytest(*SUITE, "--trainspec-target", STUB, "--collect-only", "-q",
+                      "--trainspec-json", str(path))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "tests collected" in done.stdout
+    assert "CONFORM" not in done.stdout and "no result" not in done.stdout, done.stdout
+    assert not path.exists(), "a run that ran nothing wrote a certificate"
