@@ -27,6 +27,7 @@ import json
 import os
 import sys
 import tempfile
+import traceback
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -224,20 +225,32 @@ def record_command(
     stage: str,
     output: str,
 ) -> int:
-    """``trainspec record``: write a golden trace file; 2 with a message if anything is wrong."""
+    """``trainspec record``: write a golden trace file; 2 with a message if anything is wrong.
+
+    Bad arguments are one line. An exception from the recorded run is most likely the user's own
+    code, so its traceback is shown, then one line saying that nothing was written."""
+    if Path(output).is_dir():  # say so before the run, not after it
+        print(f"trainspec record: -o {output} is a directory; name a .json file", file=sys.stderr)
+        return 2
     try:
         resolved = load_target(target)
         model_cls = _import_object(model, "--model")
         callback_objects = [_import_object(spec, "--callback")() for spec in callbacks]
-        events = record_trace(
-            resolved,
-            model_cls(**model_kwargs),
-            trainer_kwargs,
-            callbacks=callback_objects,
-            stage=stage,
-        )
+        instance = model_cls(**model_kwargs)
     except (TargetLoadError, ImportError, AttributeError, ValueError, TypeError) as exc:
         print(f"trainspec record: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        events = record_trace(
+            resolved, instance, trainer_kwargs, callbacks=callback_objects, stage=stage
+        )
+    except Exception as exc:
+        traceback.print_exc()
+        print(
+            f"trainspec record: {stage} of {model} under {resolved.spec} raised "
+            f"{type(exc).__name__}: {exc}; no golden file written",
+            file=sys.stderr,
+        )
         return 2
     config = {
         "model": model,
@@ -246,6 +259,10 @@ def record_command(
         "stage": stage,
         "trainer_kwargs": _jsonable(trainer_kwargs),
     }
-    path = write_golden(output, golden_document(resolved, events, config))
+    try:
+        path = write_golden(output, golden_document(resolved, events, config))
+    except OSError as exc:
+        print(f"trainspec record: cannot write {output}: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {len(events)} hook events of {model} ({stage}) to {path}")
     return 0

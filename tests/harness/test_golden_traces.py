@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -222,3 +223,42 @@ def test_the_record_command_explains_bad_arguments(
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "g.json").exists()
+
+
+def _record(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "conformance.cli", "record", "--target", "pytorch_lightning",
+               *args]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(cwd)])}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def test_an_error_in_the_recorded_run_shows_where_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "buggy_models.py").write_text(
+        "import pytorch_lightning as pl\n"
+        "class Buggy(pl.LightningModule):\n"
+        "    def train_dataloader(self):\n"
+        "        return [0, 1]\n"
+        "    def configure_optimizers(self):\n"
+        "        return None\n"
+        "    def training_step(self, batch, batch_idx):\n"
+        "        raise RuntimeError('bug in my training_step')\n"
+    )
+    out = tmp_path / "g.json"
+    done = _record(tmp_path, "--model", "buggy_models:Buggy", "--trainer-args",
+                   '{"max_epochs": 1}', "-o", str(out))  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "buggy_models.py" in done.stderr  # the traceback points at the user's code
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == (
+        "trainspec record: fit of buggy_models:Buggy under pytorch_lightning raised RuntimeError: "
+        "bug in my training_step; no golden file written"
+    ), done.stderr
+    assert not out.exists()
+
+
+def test_an_output_that_is_a_directory_is_refused_before_the_run(tmp_path: Path) -> None:
+    done = _record(tmp_path, "--model", "no_such_pkg.models:M", "-o", str(tmp_path))
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip() == f"trainspec record: -o {tmp_path} is a directory; name a .json file"
+    )
