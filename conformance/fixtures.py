@@ -66,6 +66,7 @@ def hook_trace_golden(pytestconfig: pytest.Config) -> Callable[..., list[str]]:
         golden_path: str | Path,
         **options: Any,
     ) -> list[str]:
+        __tracebackhide__ = True  # a mismatch shows the caller's line and the diff only
         options.setdefault("target", default_target)
         return assert_hook_trace_matches(model, trainer_kwargs, golden_path, update, **options)
 

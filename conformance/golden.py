@@ -163,6 +163,7 @@ def assert_hook_trace_matches(
     changed, or when the golden file is missing or was recorded with other Trainer arguments.
     Returns the recorded events.
     """
+    __tracebackhide__ = True  # pytest shows the caller's line and the diff, not this body
     from conformance.spec.trace import trace_diff
 
     resolved = _target(target)

@@ -187,6 +187,9 @@ def test_the_guide_example_runs_as_written(tmp_path: Path) -> None:
     changed = run("test-command")
     assert changed.returncode == 1
     assert "+M.validation_step(batch_idx=0)" in changed.stdout
+    # the failure shows the user's call and the diff, not trainspec's own source
+    assert "def assert_hook_trace_matches" not in changed.stdout, changed.stdout
+    assert "def check(" not in changed.stdout, changed.stdout
 
     assert run("update-command").returncode == 0
     events = json.loads((tmp_path / "golden" / "mymodule.json").read_text())["events"]
