@@ -141,6 +141,24 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
+def _no_certificate(returncode: int, command: list[str]) -> str:
+    """Why the child wrote no certificate, and what to do about it."""
+    if returncode == USAGE_ERROR:
+        return "could not start (see the error above); no certificate"
+    if returncode < 0:
+        ended = f"was killed by signal {-returncode}"
+    else:
+        ended = f"exited with code {returncode}"
+    message = f"pytest {ended} and wrote no certificate"
+    if "xdist.plugin" not in command:
+        # Without xdist a target that ends the process (os._exit, a segfault) ends the run too.
+        message += (
+            "; if the target crashed the test process, certify with -n 1 or more: then only a "
+            "worker is lost and that clause is errored"
+        )
+    return message
+
+
 def certify(options: CertifyOptions) -> int:
     """Run the suite; print the report; return the exit code (see the module docstring)."""
     spec = resolve_spec(options.target)
@@ -158,10 +176,7 @@ def certify(options: CertifyOptions) -> int:
         sys.stdout.flush()
         completed = subprocess.run(command, env=child_environment(spec), check=False)
         if not json_path.exists():
-            if completed.returncode == USAGE_ERROR:
-                _say("could not start (see the error above); no certificate")
-            else:
-                _say(f"pytest exited with code {completed.returncode} and wrote no certificate")
+            _say(_no_certificate(completed.returncode, command))
             return EXIT_CANNOT_CERTIFY
         certificate = certificates.read(json_path)
     print()

@@ -295,6 +295,16 @@ def test_a_target_crashing_the_process_only_loses_its_worker(certify: Any) -> No
     assert message.startswith("the test process died while running this clause"), message
 
 
+def test_a_crash_without_xdist_says_how_to_certify_anyway(certify: Any) -> None:
+    run = certify("--target", f"{TARGETS}.crashes", *SUITE, "-n", "0", "--clauses", "HX-PASS")
+    assert run.returncode == 2
+    assert run.certificate is None
+    assert (
+        "trainspec certify: pytest exited with code 13 and wrote no certificate; if the target "
+        "crashed the test process, certify with -n 1 or more"
+    ) in run.output, run.output
+
+
 @pytest.mark.parametrize("workers", ["0", "1"])
 def test_a_hang_in_native_code_is_ended_by_the_watchdog(certify: Any, workers: str) -> None:
     run = certify("--target", f"{TARGETS}.hangs_in_native", *SUITE, "-n", workers,
