@@ -154,6 +154,15 @@ class AutomaticOptimization:
                 trainer.strategy._lightning_optimizers[0],
                 closure,
             )
+            if not closure.ran:
+                # an `optimizer_step` override that never called the closure skipped this
+                # batch's training_step and backward: training would silently do nothing
+                closure.prepare((), 0, 0, None, False)
+                raise MisconfigurationException(
+                    "The closure hasn't been executed. HINT: did you call `optimizer_closure()` in"
+                    " your `optimizer_step` hook? It could also happen because the"
+                    " `optimizer.step(optimizer_closure)` call did not execute it internally."
+                )
             progress.increment_completed()
         outputs = closure.outputs() if closure.ran else {}
         closure.prepare((), 0, 0, None, False)  # do not keep the batch and its graph alive

@@ -159,6 +159,18 @@ def test_training_step_dict_needs_loss(make_trainer: Any) -> None:
         make_trainer(max_epochs=1).fit(Returns({"acc": torch.tensor(1.0)}))
 
 
+def test_optimizer_step_that_never_runs_the_closure_is_an_error(make_trainer: Any) -> None:
+    # without the closure, training_step and backward never run: training would do nothing
+    class NoClosure(BoringModel):
+        def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, closure: Any) -> None:
+            optimizer.step()
+
+    trainer = make_trainer(max_epochs=1)
+    with pytest.raises(MisconfigurationException, match="closure hasn't been executed"):
+        trainer.fit(NoClosure())
+    assert trainer.global_step == 0
+
+
 class Manual(BoringModel):
     def __init__(self) -> None:
         super().__init__()
