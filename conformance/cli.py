@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from conformance.certify import DEFAULT_SUITE, EXIT_CANNOT_CERTIFY, CertifyOptions, certify
+from conformance.selection import parse_prefixes
 
 
 def _split_extra(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -18,6 +20,27 @@ def _split_extra(argv: Sequence[str]) -> tuple[list[str], list[str]]:
         at = argv.index("--")
         return argv[:at], argv[at + 1 :]
     return argv, []
+
+
+def _at_least_zero(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+        return value
+
+    return parse
+
+
+def _clause_prefixes(text: str) -> str:
+    try:
+        parse_prefixes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _certify_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,15 +57,25 @@ def _certify_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", dest="json_path", metavar="PATH", help="write the JSON certificate")
     p.add_argument("--junit", dest="junit_path", metavar="PATH", help="write JUnit XML")
     p.add_argument("--deviations", metavar="PATH", help="deviations file to use (TOML)")
-    p.add_argument("--clauses", metavar="PREFIXES", help="comma-separated clause ID prefixes")
+    p.add_argument(
+        "--clauses",
+        type=_clause_prefixes,
+        metavar="PREFIXES",
+        help="comma-separated clause ID prefixes",
+    )
     p.add_argument(
         "-n",
         dest="workers",
-        type=int,
+        type=_at_least_zero(int),
         metavar="N",
         help="parallel pytest-xdist workers (default: CPUs, at most 4; 0: none)",
     )
-    p.add_argument("--timeout", type=float, metavar="S", help="per-clause timeout (default 120)")
+    p.add_argument(
+        "--timeout",
+        type=_at_least_zero(float),
+        metavar="S",
+        help="per-clause timeout (default 120; 0: none)",
+    )
     p.add_argument(
         "--hypothesis-profile",
         metavar="NAME",

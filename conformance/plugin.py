@@ -144,6 +144,12 @@ def pytest_configure(config: pytest.Config) -> None:
     from conformance import hypothesis_profiles
 
     hypothesis_profiles.register()
+    if (config.getoption("trainspec_timeout") or 0) < 0:
+        # pytest-timeout ignores it, but the watchdog would end every clause after 2 * t + 5 s.
+        raise pytest.UsageError(
+            "trainspec: --trainspec-timeout must be 0 (no timeout) or more, not "
+            f"{config.getoption('trainspec_timeout'):g}"
+        )
     state = state_of(config)
     state.prefixes = _prefixes(config)
     config.pluginmanager.register(ResultCollector(config, state), "trainspec-collector")

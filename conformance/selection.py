@@ -25,6 +25,8 @@ def parse_prefixes(text: str | None) -> list[str]:
         if not _PREFIX.match(prefix):
             raise ValueError(f"{raw.strip()!r} is not a clause ID prefix (e.g. HOOK-FIT, OPT-002)")
         prefixes.append(prefix.rstrip("-"))
+    if not prefixes:  # e.g. a stray "," : not the same as no selection (the whole suite)
+        raise ValueError(f"{text!r} names no clause ID prefix (e.g. HOOK-FIT, OPT-002)")
     return prefixes
 
 

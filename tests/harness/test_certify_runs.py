@@ -259,6 +259,23 @@ def test_a_malformed_deviations_file_is_one_clear_error(certify: Any, tmp_path: 
     assert f"{path} entry 1: HX-PASS-001: 'reason' is mandatory" in run.output
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-n", "-2"], "argument -n: must be 0 or more, not -2"),
+        (["--timeout", "-1"], "argument --timeout: must be 0 or more, not -1"),
+        (["--clauses", ","], "argument --clauses: ',' names no clause ID prefix"),
+    ],
+)
+def test_bad_numbers_and_empty_selections_are_refused(
+    certify: Any, args: list[str], message: str
+) -> None:
+    run = certify("--target", STUB, *SUITE, *args)
+    assert run.returncode == 2
+    assert message in run.output, run.output
+    assert run.certificate is None
+
+
 def test_an_unknown_suite_cannot_certify(certify: Any) -> None:
     run = certify("--target", STUB, "--suite", "no_such_suite_pkg")
     assert run.returncode == 2

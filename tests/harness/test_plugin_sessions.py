@@ -107,3 +107,11 @@ def test_collect_only_gives_no_verdict_and_no_certificate(run_pytest: Any, tmp_p
     assert "tests collected" in done.stdout
     assert "CONFORM" not in done.stdout and "no result" not in done.stdout, done.stdout
     assert not path.exists(), "a run that ran nothing wrote a certificate"
+
+
+def test_a_negative_timeout_is_a_usage_error(run_pytest: Any) -> None:
+    # It disabled pytest-timeout but armed the watchdog at 2 * -1 + 5 = 3 s for every clause.
+    done = run_pytest(*SUITE, "--trainspec-target", STUB, "--trainspec-clauses", "HX-PASS",
+                      "--trainspec-timeout", "-1")  # fmt: skip
+    assert done.returncode == 4
+    assert "--trainspec-timeout must be 0 (no timeout) or more, not -1" in done.stderr, done.stderr

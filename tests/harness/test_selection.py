@@ -43,3 +43,10 @@ def test_no_prefixes_select_everything() -> None:
     assert selected("ANY-001", [])
     assert selected("OPT-002", ["HOOK", "OPT-002"])
     assert not selected("OPT-003", ["HOOK", "OPT-002"])
+
+
+@pytest.mark.parametrize("empty", [",", " , ,"])
+def test_a_prefix_list_of_only_separators_is_rejected(empty: str) -> None:
+    # Not "no selection": a stray comma must not silently run the whole suite.
+    with pytest.raises(ValueError, match="names no clause ID prefix"):
+        parse_prefixes(empty)
