@@ -212,6 +212,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     return catalogue_command(suite=args.suite, output=args.output)
 
 
+# What the Markdown report reads from each certificate.
+_REPORTED_KEYS = (
+    "target",
+    "environment",
+    "hypothesis",
+    "duration_s",
+    "summary",
+    "clauses",
+    "conforms",
+)
+
+
+def _not_a_certificate(document: object) -> str:
+    if not isinstance(document, dict):
+        return "not a JSON object"
+    missing = [key for key in _REPORTED_KEYS if key not in document]
+    return f"no {', '.join(missing)}" if missing else ""
+
+
 def _report_command(paths: Sequence[str], output: str | None, title: str) -> int:
     from pathlib import Path
 
@@ -222,6 +241,14 @@ def _report_command(paths: Sequence[str], output: str | None, title: str) -> int
     except (OSError, json.JSONDecodeError) as exc:
         print(f"trainspec report: cannot read a certificate: {exc}", file=sys.stderr)
         return EXIT_CANNOT_CERTIFY
+    for path, cert in zip(paths, certs):
+        # Another JSON file (a golden trace, say) must not end in a KeyError.
+        why = _not_a_certificate(cert)
+        if why:
+            print(
+                f"trainspec report: {path} is not a trainspec certificate ({why})", file=sys.stderr
+            )
+            return EXIT_CANNOT_CERTIFY
     text = markdown.render(certs, title=title)
     if output:
         Path(output).write_text(text, encoding="utf-8")

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conformance.certificate import device_matrix
 from conformance.cli import main
 from conformance.markdown import render
@@ -84,3 +86,20 @@ def test_report_command_refuses_an_unreadable_certificate(tmp_path: Path, capsys
     broken.write_text("{not json")
     assert main(["report", str(broken)]) == 2
     assert "cannot read a certificate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ('{"format": 1, "events": []}', "no target, environment"),  # e.g. a golden trace
+        ("[1, 2]", "not a JSON object"),
+    ],
+)
+def test_report_command_refuses_a_json_file_that_is_no_certificate(
+    tmp_path: Path, capsys: Any, content: str, why: str
+) -> None:
+    other = tmp_path / "other.json"
+    other.write_text(content)
+    assert main(["report", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert f"trainspec report: {other} is not a trainspec certificate ({why}" in err, err
