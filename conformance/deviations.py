@@ -107,10 +107,16 @@ class DeviationsFile:
         return None
 
     def problems(
-        self, known_clauses: Iterable[str], params_of: Mapping[str, Iterable[str]]
+        self,
+        known_clauses: Iterable[str],
+        params_of: Mapping[str, Iterable[str]],
+        *,
+        target_version: str | None = None,
     ) -> list[str]:
-        """Entries that can never apply: an unknown clause, or a condition on a parameter that
-        the clause's test does not have. ``params_of`` maps clause ID → its parameter names.
+        """Entries that can never apply: an unknown clause, a condition on a parameter that the
+        clause's test does not have, or (given the target's ``target_version``) a
+        ``target_version`` condition on a target whose version is no PEP 440 version.
+        ``params_of`` maps clause ID → its parameter names.
         """
         known = set(known_clauses)
         found: list[str] = []
@@ -127,12 +133,27 @@ class DeviationsFile:
                         f"{where}: condition {name!r} is not a parameter of the clause "
                         f"(its parameters: {has})"
                     )
+            if entry.target_version is not None and target_version is not None:
+                if not _is_version(target_version):
+                    found.append(
+                        f"{where}: condition 'target_version' cannot be checked: the target's "
+                        f"version {target_version!r} is not a PEP 440 version (set __version__ "
+                        "in the target module)"
+                    )
         return found
 
 
 def _as_text(value: Any) -> str:
     """Parameter values compare as text, so TOML ``true`` matches a ``True`` parameter."""
     return str(value)
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
 
 
 def _version_matches(spec: SpecifierSet | None, version: str | None) -> bool:

@@ -271,7 +271,9 @@ def pytest_collection_modifyitems(
             _declare(item, state, target)
     if state.deviations.entries:
         _complete_registry(collected)
-        state.problems = state.deviations.problems(REGISTRY, params_of)
+        state.problems = state.deviations.problems(
+            REGISTRY, params_of, target_version=target.version
+        )
 
 
 def _complete_registry(items: list[pytest.Item]) -> None:

@@ -128,3 +128,17 @@ def test_the_shipped_deviations_files_parse_and_name_registered_clauses() -> Non
         parsed = load_deviations(path)
         unknown = [e.clause for e in parsed.entries if e.clause not in known]
         assert not unknown, f"{path.name} declares deviations for unknown clauses {unknown}"
+
+
+def test_a_target_version_condition_on_a_target_without_a_version_is_a_problem() -> None:
+    # Otherwise the entry silently never applies and the clause shows as an undeclared failure.
+    parsed = parse_deviations(
+        '[[deviation]]\nclause = "OPT-002"\nreason = "r"\n[deviation.when]\n'
+        'target_version = ">=1.0"\n'
+    )
+    assert parsed.problems(["OPT-002"], {}, target_version="1.2") == []
+    assert parsed.problems(["OPT-002"], {}, target_version="unknown") == [
+        "<deviations> entry 1 (OPT-002): condition 'target_version' cannot be checked: the "
+        "target's version 'unknown' is not a PEP 440 version (set __version__ in the target "
+        "module)"
+    ]
