@@ -56,12 +56,26 @@ class DataSource:
 
 
 def flatten(dataloaders: Any) -> list[Any]:
-    """The individual iterables of a dataloader collection, in order."""
+    """The individual iterables of a dataloader collection, in order; collections may nest
+    (``{"a": [dl1, dl2], "b": dl3}``), as Lightning's ``CombinedLoader`` allows."""
     if isinstance(dataloaders, Mapping):
-        return list(dataloaders.values())
+        return [leaf for value in dataloaders.values() for leaf in flatten(value)]
     if isinstance(dataloaders, (list, tuple)):
-        return list(dataloaders)
+        return [leaf for value in dataloaders for leaf in flatten(value)]
     return [dataloaders]
+
+
+def unflatten(structure: Any, leaves: Iterator[Any]) -> Any:
+    """``structure`` (a collection as :func:`flatten` reads it) with each dataloader replaced by
+    the next of ``leaves``: one batch per dataloader, in the collection's shape."""
+    if isinstance(structure, Mapping):
+        return {key: unflatten(value, leaves) for key, value in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        items = [unflatten(value, leaves) for value in structure]
+        if not isinstance(structure, tuple):
+            return items
+        return type(structure)(*items) if hasattr(structure, "_fields") else type(structure)(items)
+    return next(leaves)
 
 
 def check_iterable(dataloader: Any, source: DataSource, fn: str) -> None:
@@ -234,6 +248,4 @@ class CycleCombined:
             yield self._pack(batches)
 
     def _pack(self, batches: list[Any]) -> Any:
-        if isinstance(self.collection, Mapping):
-            return dict(zip(self.collection.keys(), batches))
-        return type(self.collection)(batches) if isinstance(self.collection, tuple) else batches
+        return unflatten(self.collection, iter(batches))

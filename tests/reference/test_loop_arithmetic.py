@@ -311,6 +311,32 @@ def test_several_train_loaders_are_zipped_cycling_the_shorter(ns: Any, kind: str
     assert seen == [[0, 0], [2, 2], [4, 0], [6, 2]]
 
 
+def test_nested_loader_collections_keep_their_shape(ns: Any) -> None:
+    # Lightning's CombinedLoader takes any nesting of dicts/lists/tuples; a batch mirrors it
+    seen: list[Any] = []
+    evaluated: list[tuple[int, int]] = []
+
+    def training_step(self: Any, batch: Any, batch_idx: int) -> Any:
+        (first,), pair = batch["a"]["x"], batch["b"]
+        seen.append((int(first[0, 0]), [int(part[0, 0]) for part in pair]))
+        return self.layer(first).sum()
+
+    def validation_step(self: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        evaluated.append((dataloader_idx, int(batch[0, 0])))
+
+    def rows(start: float, count: int) -> DataLoader:
+        return DataLoader(
+            torch.arange(start, start + 2 * count, dtype=torch.float32).view(count, 2)
+        )
+
+    model = counting_model(ns, training_step=training_step, validation_step=validation_step)
+    train = {"a": {"x": [rows(0, 2)]}, "b": (rows(10, 2), rows(20, 1))}
+    trainer = ns.trainer(max_epochs=1, num_sanity_val_steps=0)
+    trainer.fit(model, train_dataloaders=train, val_dataloaders=[[rows(30, 1)], {"k": rows(40, 1)}])
+    assert seen == [(0, [10, 20]), (2, [12, 20])]
+    assert evaluated == [(0, 30), (1, 40)]
+
+
 def test_loop_progress_state_round_trips(make_trainer: Any) -> None:
     """The checkpointing seam: every loop counter survives state_dict → load_state_dict."""
     import reference as L
