@@ -34,10 +34,16 @@ _EXCEPTION_GROUP: Any = getattr(builtins, "BaseExceptionGroup", ())
 
 
 def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
+    """The first non-empty line; one that introduces details ("...did not:") gets the first."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    summary = lines[0]
+    for line in lines[1:]:
+        if not summary.endswith(":"):
+            break
+        summary = f"{summary} {line}"
+    return summary
 
 
 def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:

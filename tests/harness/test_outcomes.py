@@ -106,3 +106,14 @@ def test_a_clause_aggregates_its_parameter_sets() -> None:
     assert aggregate(["passed", "errored"]) == "errored"
     assert aggregate(["passed", "deviation"]) == "deviation"
     assert aggregate([]) == "not_run"
+
+
+def test_a_first_line_that_introduces_details_keeps_the_first_detail() -> None:
+    # Clauses list their findings under a heading ("a truncated file:"); the heading alone says
+    # nothing in the certificate's one-line message.
+    message = "a truncated file:\n  RuntimeError: PytorchStreamReader failed\n  more\nassert 0"
+    assert exception_message(AssertionError(message)) == (
+        "a truncated file: RuntimeError: PytorchStreamReader failed"
+    )
+    assert exception_message(ValueError("one of:\n  a\n  b")) == "ValueError: one of: a"
+    assert exception_message(AssertionError("ends here:")) == "ends here:"
