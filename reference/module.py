@@ -268,25 +268,37 @@ class LightningModule(
         given.
         """
         mode = self.training
-        if method == "script":
-            self._jit_is_scripting = True
-            try:
-                scripted = torch.jit.script(self.eval(), **kwargs)
-            finally:
-                self._jit_is_scripting = False
-        elif method == "trace":
+        if method not in ("script", "trace"):
+            raise ValueError(
+                "The 'method' parameter only supports 'script' or 'trace', but value given was:"
+                f" {method}"
+            )
+        if method == "trace":
             example_inputs = self.example_input_array if example_inputs is None else example_inputs
             if example_inputs is None:
                 raise ValueError(
                     "Choosing method=`trace` requires either `example_inputs` or"
                     " `model.example_input_array` to be defined."
                 )
-            scripted = torch.jit.trace(func=self.eval(), example_inputs=example_inputs, **kwargs)
-        else:
-            raise ValueError(
-                "The 'method' parameter only supports 'script' or 'trace', but value given was:"
-                f" {method}"
+            # the inputs go where the model is, through the batch-transfer hooks, as in a step
+            example_inputs = self._apply_batch_transfer_handler(
+                self._on_before_batch_transfer(example_inputs)
             )
+            if kwargs.get("check_inputs") is not None:
+                kwargs["check_inputs"] = self._apply_batch_transfer_handler(
+                    self._on_before_batch_transfer(kwargs["check_inputs"])
+                )
+        # scripting and tracing both read every attribute (`trainer` included) of the module
+        self._jit_is_scripting = True
+        try:
+            if method == "script":
+                scripted = torch.jit.script(self.eval(), **kwargs)
+            else:
+                scripted = torch.jit.trace(
+                    func=self.eval(), example_inputs=example_inputs, **kwargs
+                )
+        finally:
+            self._jit_is_scripting = False
         self.train(mode)
         if file_path is not None:
             torch.jit.save(scripted, file_path)

@@ -217,6 +217,22 @@ def test_to_torchscript(tmp_path: Any) -> None:
     assert (tmp_path / "model.pt").exists()
 
 
+def test_to_torchscript_trace_works_without_a_trainer() -> None:
+    # tracing reads every attribute of the module, `trainer` included, as scripting does
+    class Traced(BoringModel):
+        def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+            seen.append(tuple(batch.shape))  # the example input passes the batch hooks
+            return batch
+
+    seen: list[tuple] = []
+    model = Traced()
+    model.example_input_array = torch.randn(2, 32)
+    traced = model.to_torchscript(method="trace")
+    x = torch.randn(3, 32)
+    torch.testing.assert_close(traced(x), model(x))
+    assert seen == [(2, 32)]
+
+
 def test_seed_everything_is_reproducible(monkeypatch: Any) -> None:
     assert L.seed_everything(42) == 42
     first = torch.rand(3)
