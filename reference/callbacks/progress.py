@@ -91,7 +91,13 @@ def _total(value: int | float) -> int | None:
 
 
 class TQDMProgressBar(ProgressBar):
-    """A tqdm bar for training (one per epoch), validation, testing and prediction."""
+    """A tqdm bar for training (one per epoch), validation, testing and prediction.
+
+    Each bar comes from an ``init_*_tqdm`` method, which a subclass may override (Lightning's
+    way to customise a bar); the trainer then sets its description and total.
+    """
+
+    BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
 
     def __init__(
         self, refresh_rate: int = 1, process_position: int = 0, leave: bool = False
@@ -102,6 +108,7 @@ class TQDMProgressBar(ProgressBar):
         self._enabled = True
         self._leave = leave
         self._bars: dict[str, Any] = {}
+        self._opening: tuple[str, int | float] = ("", 0)  # what the next new bar shows
 
     @property
     def refresh_rate(self) -> int:
@@ -139,12 +146,34 @@ class TQDMProgressBar(ProgressBar):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_bars": {}}  # tqdm bars cannot be pickled
 
+    # ------------------------------------------- the bars (Lightning's extension points)
+    def init_sanity_tqdm(self) -> Any:
+        """The bar of the sanity check's batches; override to customise it."""
+        return self._new_bar(leave=False, position=2 * self.process_position + 1)
+
+    def init_train_tqdm(self) -> Any:
+        """The training bar (one for the whole fit, reset each epoch)."""
+        return self._new_bar(leave=True, position=2 * self.process_position)
+
+    def init_validation_tqdm(self) -> Any:
+        """The validation bar: below the training bar while fitting, kept after ``validate``."""
+        fitting = self.trainer.state.fn == "fit"
+        return self._new_bar(leave=not fitting, position=2 * self.process_position + 1)
+
+    def init_test_tqdm(self) -> Any:
+        return self._new_bar(leave=True, position=2 * self.process_position)
+
+    def init_predict_tqdm(self) -> Any:
+        return self._new_bar(leave=True, position=2 * self.process_position)
+
     # ------------------------------------------------------------------ bar bookkeeping
-    def _open(self, key: str, desc: str, total: int | float, leave: bool, position: int) -> Any:
+    def _new_bar(self, leave: bool, position: int) -> Any:
+        """A tqdm bar showing the description and total :meth:`_open` is opening it with (so
+        it is drawn right the first time, and an ``init_*_tqdm`` override can change either)."""
         from tqdm.auto import tqdm  # imported when a bar is first shown, not with the package
 
-        self._close(key)
-        bar = tqdm(
+        desc, total = self._opening
+        return tqdm(
             desc=desc,
             total=_total(total),
             leave=leave,
@@ -153,11 +182,18 @@ class TQDMProgressBar(ProgressBar):
             dynamic_ncols=True,
             file=sys.stdout,
             smoothing=0,
-            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining},"
-            " {rate_fmt}{postfix}]",
+            bar_format=self.BAR_FORMAT,
         )
-        self._bars[key] = bar
+
+    def _open(self, key: str, init: Any, desc: str, total: int | float) -> Any:
+        self._close(key)
+        self._opening = (desc, total)
+        self._bars[key] = bar = init()
         return bar
+
+    def _sanity_header(self) -> Any:
+        # the "Sanity Checking" line shown before the first sanity batch (Lightning's too)
+        return self._new_bar(leave=False, position=2 * self.process_position)
 
     def _close(self, key: str) -> None:
         bar = self._bars.pop(key, None)
@@ -180,7 +216,7 @@ class TQDMProgressBar(ProgressBar):
 
     # ----------------------------------------------------------------------------- hooks
     def on_sanity_check_start(self, trainer: Any, pl_module: Any) -> None:
-        self._open("sanity", "Sanity Checking", 0, leave=False, position=2 * self.process_position)
+        self._open("sanity", self._sanity_header, "Sanity Checking", 0)
 
     def on_sanity_check_end(self, trainer: Any, pl_module: Any) -> None:
         self._close("sanity")
@@ -190,7 +226,7 @@ class TQDMProgressBar(ProgressBar):
         description, total = f"Epoch {trainer.current_epoch}", self.total_train_batches
         bar = self._bars.get("train")
         if bar is None:  # the first epoch, or the bar was closed at the end of the last one
-            self._open("train", description, total, leave=True, position=2 * self.process_position)
+            self._open("train", self.init_train_tqdm, description, total)
             return
         bar.reset(total=_total(total))
         bar.set_description(description, refresh=False)
@@ -214,18 +250,13 @@ class TQDMProgressBar(ProgressBar):
         self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
         if batch_idx == 0:
-            desc = (
-                "Sanity Checking DataLoader" if trainer.sanity_checking else "Validation DataLoader"
-            )
-            if not trainer.sanity_checking and trainer.state.fn == "fit":
-                desc = "Validation"
-            self._open(
-                "val",
-                f"{desc} {dataloader_idx}" if desc.endswith("DataLoader") else desc,
-                self.total_val_batches_current_dataloader,
-                leave=not trainer.state.fn == "fit",
-                position=2 * self.process_position + 1,
-            )
+            if trainer.sanity_checking:
+                init, desc = self.init_sanity_tqdm, f"Sanity Checking DataLoader {dataloader_idx}"
+            elif trainer.state.fn == "fit":
+                init, desc = self.init_validation_tqdm, "Validation"
+            else:
+                init, desc = self.init_validation_tqdm, f"Validation DataLoader {dataloader_idx}"
+            self._open("val", init, desc, self.total_val_batches_current_dataloader)
 
     def on_validation_batch_end(
         self,
@@ -250,10 +281,9 @@ class TQDMProgressBar(ProgressBar):
         if batch_idx == 0:
             self._open(
                 "test",
+                self.init_test_tqdm,
                 f"Testing DataLoader {dataloader_idx}",
                 self.total_test_batches_current_dataloader,
-                leave=True,
-                position=2 * self.process_position,
             )
 
     def on_test_batch_end(
@@ -276,10 +306,9 @@ class TQDMProgressBar(ProgressBar):
         if batch_idx == 0:
             self._open(
                 "predict",
+                self.init_predict_tqdm,
                 f"Predicting DataLoader {dataloader_idx}",
                 self.total_predict_batches_current_dataloader,
-                leave=True,
-                position=2 * self.process_position,
             )
 
     def on_predict_batch_end(

@@ -142,6 +142,30 @@ def test_progress_bar_shows_epochs_and_metrics(tmp_path: Any, capsys: Any) -> No
     assert "4/4" in out
 
 
+def test_progress_bar_init_hooks_customise_the_bars(tmp_path: Any, capsys: Any) -> None:
+    # Lightning's documented way to customise a bar: override TQDMProgressBar.init_*_tqdm
+    made: list[str] = []
+
+    class Custom(TQDMProgressBar):
+        def init_train_tqdm(self) -> Any:
+            made.append("train")
+            return super().init_train_tqdm()
+
+        def init_validation_tqdm(self) -> Any:
+            made.append("validation")
+            bar = super().init_validation_tqdm()
+            bar.set_description("running validation...")
+            return bar
+
+    trainer = L.Trainer(
+        max_epochs=2, logger=False, enable_model_summary=False, default_root_dir=tmp_path,
+        num_sanity_val_steps=0, callbacks=[Custom()],
+    )  # fmt: skip
+    trainer.fit(BoringModel())
+    assert made == ["train", "validation", "validation"]
+    assert "running validation...:" in capsys.readouterr().out
+
+
 def test_progress_bar_off(tmp_path: Any, capsys: Any) -> None:
     trainer = L.Trainer(
         max_epochs=1,
