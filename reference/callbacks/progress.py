@@ -74,6 +74,20 @@ class ProgressBar(Callback):
         idx = self.trainer._active_dataloader_idx
         return batches[idx] if idx < len(batches) else 0
 
+    @property
+    def total_val_batches(self) -> int | float:
+        """Every validation batch of this epoch, all dataloaders (0 if it does not validate)."""
+        if not self.trainer.fit_loop.epoch_loop.should_check_val_epoch():
+            return 0
+        return sum(self.trainer.num_val_batches)
+
+    # the words the bars start with; Lightning's names, so a subclass can change them
+    sanity_check_description = "Sanity Checking"
+    train_description = "Training"
+    validation_description = "Validation"
+    test_description = "Testing"
+    predict_description = "Predicting"
+
     def get_metrics(self, trainer: Any, pl_module: Any) -> dict[str, int | str | float | dict]:
         """What is shown next to the bar: the logger version, then every ``prog_bar=True``
         metric.
@@ -216,7 +230,7 @@ class TQDMProgressBar(ProgressBar):
 
     # ----------------------------------------------------------------------------- hooks
     def on_sanity_check_start(self, trainer: Any, pl_module: Any) -> None:
-        self._open("sanity", self._sanity_header, "Sanity Checking", 0)
+        self._open("sanity", self._sanity_header, self.sanity_check_description, 0)
 
     def on_sanity_check_end(self, trainer: Any, pl_module: Any) -> None:
         self._close("sanity")
@@ -251,11 +265,11 @@ class TQDMProgressBar(ProgressBar):
     ) -> None:
         if batch_idx == 0:
             if trainer.sanity_checking:
-                init, desc = self.init_sanity_tqdm, f"Sanity Checking DataLoader {dataloader_idx}"
-            elif trainer.state.fn == "fit":
-                init, desc = self.init_validation_tqdm, "Validation"
+                init, desc = self.init_sanity_tqdm, self.sanity_check_description
             else:
-                init, desc = self.init_validation_tqdm, f"Validation DataLoader {dataloader_idx}"
+                init, desc = self.init_validation_tqdm, self.validation_description
+            if trainer.sanity_checking or trainer.state.fn != "fit":
+                desc = f"{desc} DataLoader {dataloader_idx}"
             self._open("val", init, desc, self.total_val_batches_current_dataloader)
 
     def on_validation_batch_end(
@@ -282,7 +296,7 @@ class TQDMProgressBar(ProgressBar):
             self._open(
                 "test",
                 self.init_test_tqdm,
-                f"Testing DataLoader {dataloader_idx}",
+                f"{self.test_description} DataLoader {dataloader_idx}",
                 self.total_test_batches_current_dataloader,
             )
 
@@ -307,7 +321,7 @@ class TQDMProgressBar(ProgressBar):
             self._open(
                 "predict",
                 self.init_predict_tqdm,
-                f"Predicting DataLoader {dataloader_idx}",
+                f"{self.predict_description} DataLoader {dataloader_idx}",
                 self.total_predict_batches_current_dataloader,
             )
 

@@ -163,6 +163,7 @@ def test_progress_bar_init_hooks_customise_the_bars(tmp_path: Any, capsys: Any) 
     )  # fmt: skip
     trainer.fit(BoringModel())
     assert made == ["train", "validation", "validation"]
+    assert trainer.progress_bar_callback.total_val_batches == sum(trainer.num_val_batches) > 0
     assert "running validation...:" in capsys.readouterr().out
 
 
