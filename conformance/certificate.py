@@ -223,5 +223,23 @@ def write(certificate: Mapping[str, Any], path: str | Path) -> Path:
     return path
 
 
+def output_problem(path: str | Path) -> str | None:
+    """Why a report cannot be written to ``path``, or None; checked before a run, not after it.
+    Creates the missing parent directories (as writing would)."""
+    path = Path(path)
+    if path.is_dir():
+        return "is a directory; name a file"
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        return f"cannot be written ({exc.strerror or exc})"
+    if not existed:
+        path.unlink()
+    return None
+
+
 def read(path: str | Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))

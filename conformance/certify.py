@@ -150,7 +150,7 @@ def _no_certificate(returncode: int, command: list[str]) -> str:
     else:
         ended = f"exited with code {returncode}"
     message = f"pytest {ended} and wrote no certificate"
-    if "xdist.plugin" not in command:
+    if returncode not in range(6) and "xdist.plugin" not in command:  # not one of pytest's
         # Without xdist a target that ends the process (os._exit, a segfault) ends the run too.
         message += (
             "; if the target crashed the test process, certify with -n 1 or more: then only a "
@@ -162,6 +162,11 @@ def _no_certificate(returncode: int, command: list[str]) -> str:
 def certify(options: CertifyOptions) -> int:
     """Run the suite; print the report; return the exit code (see the module docstring)."""
     spec = resolve_spec(options.target)
+    for flag, value in (("--json", options.json_path), ("--junit", options.junit_path)):
+        problem = certificates.output_problem(value) if value else None
+        if problem:
+            _say(f"{flag} {value} {problem}")
+            return EXIT_CANNOT_CERTIFY
     with tempfile.TemporaryDirectory(prefix="trainspec-certify-") as tmp:
         ini = Path(tmp) / "pytest.ini"
         ini.write_text(_INI, encoding="utf-8")

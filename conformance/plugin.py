@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from conformance import certificate
 from conformance.collector import ResultCollector
 from conformance.fixtures import (
     hook_trace_golden,
@@ -150,6 +151,10 @@ def pytest_configure(config: pytest.Config) -> None:
             "trainspec: --trainspec-timeout must be 0 (no timeout) or more, not "
             f"{config.getoption('trainspec_timeout'):g}"
         )
+    path = config.getoption("trainspec_json")
+    problem = path and not _is_worker(config) and certificate.output_problem(path)
+    if problem:
+        raise pytest.UsageError(f"trainspec: --trainspec-json {path} {problem}")
     state = state_of(config)
     state.prefixes = _prefixes(config)
     config.pluginmanager.register(ResultCollector(config, state), "trainspec-collector")

@@ -276,6 +276,25 @@ def test_bad_numbers_and_empty_selections_are_refused(
     assert run.certificate is None
 
 
+@pytest.mark.parametrize("flag", ["--json", "--junit"])
+@pytest.mark.parametrize("where", ["a directory", "unwritable"])
+def test_an_output_path_that_cannot_be_written_is_refused_before_the_run(
+    certify: Any, tmp_path: Path, flag: str, where: str
+) -> None:
+    # Before: a directory was a traceback; an unwritable file failed only after the whole run.
+    if where == "a directory":
+        path, why = tmp_path, "is a directory"
+    else:
+        blocker = tmp_path / "not-a-dir"
+        blocker.write_text("")
+        path, why = blocker / "out.file", "cannot be written"
+    run = certify("--target", STUB, *SUITE, "-n", "0", flag, str(path), json_out=flag != "--json")
+    assert run.returncode == 2, run.output
+    assert f"trainspec certify: {flag} {path} {why}" in run.output, run.output
+    assert "Traceback" not in run.output
+    assert "collected" not in run.output  # refused before pytest started
+
+
 def test_an_unknown_suite_cannot_certify(certify: Any) -> None:
     run = certify("--target", STUB, "--suite", "no_such_suite_pkg")
     assert run.returncode == 2

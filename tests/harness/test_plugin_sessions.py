@@ -115,3 +115,13 @@ def test_a_negative_timeout_is_a_usage_error(run_pytest: Any) -> None:
                       "--trainspec-timeout", "-1")  # fmt: skip
     assert done.returncode == 4
     assert "--trainspec-timeout must be 0 (no timeout) or more, not -1" in done.stderr, done.stderr
+
+
+def test_a_certificate_path_that_is_a_directory_is_a_usage_error(
+    run_pytest: Any, tmp_path: Path
+) -> None:
+    done = run_pytest(*SUITE, "--trainspec-target", STUB, "--trainspec-clauses", "HX-PASS",
+                      "--trainspec-json", str(tmp_path))  # fmt: skip
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert f"--trainspec-json {tmp_path} is a directory" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
