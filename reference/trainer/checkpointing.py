@@ -317,8 +317,15 @@ class CheckpointConnector:
 
     def _restore_optimizers(self, states: list[dict[str, Any]]) -> None:
         trainer = self.trainer
-        for optimizer, state in zip(trainer.optimizers, states):
-            optimizer.load_state_dict(state)
+        for index, (optimizer, state) in enumerate(zip(trainer.optimizers, states)):
+            try:
+                optimizer.load_state_dict(state)
+            except (ValueError, KeyError) as exc:  # torch's message names neither side
+                raise ValueError(
+                    f"The state of optimizer {index} in {describe(str(self.ckpt_path))} does not"
+                    f" fit the {type(optimizer).__name__} configure_optimizers returned (was it"
+                    f" saved with different parameter groups or another optimizer?): {exc}"
+                ) from exc
         trainer.strategy._optimizers_to_device()
 
     def _restore_schedulers(self, states: list[dict[str, Any]]) -> None:

@@ -161,6 +161,22 @@ def test_resume_rules(make_trainer: Any, tmp_path: Path) -> None:
     assert done.global_step == 8 and done.current_epoch == 2
 
 
+def test_an_optimizer_state_that_does_not_fit_is_named(make_trainer: Any, tmp_path: Path) -> None:
+    trainer = make_trainer(max_epochs=1, limit_val_batches=0)
+    trainer.fit(boring(L))
+    trainer.save_checkpoint(tmp_path / "sgd.ckpt")
+
+    class TwoGroups(type(boring(L))):  # type: ignore[misc]
+        def configure_optimizers(self) -> Any:
+            weight, bias = self.layer.parameters()
+            return torch.optim.Adam([{"params": [weight]}, {"params": [bias], "lr": 0.01}])
+
+    with pytest.raises(ValueError, match="optimizer 0 in .*sgd.ckpt does not fit the Adam"):
+        make_trainer(max_epochs=2, limit_val_batches=0).fit(
+            TwoGroups(), ckpt_path=tmp_path / "sgd.ckpt"
+        )
+
+
 def test_callbacks_missing_from_the_resumed_trainer_are_named(
     make_trainer: Any, tmp_path: Path
 ) -> None:
