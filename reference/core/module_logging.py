@@ -170,6 +170,11 @@ class LoggingMixin:
         rank_zero_only: bool = False,
     ) -> None:
         """:meth:`log` every key/value of ``dictionary`` with the same settings."""
+        if not callable(getattr(dictionary, "items", None)):  # a Mapping or a MetricCollection
+            raise TypeError(
+                "`self.log_dict` takes a dict of names to values, got"
+                f" {type(dictionary).__name__}: {dictionary!r:.100}"
+            )
         for name, value in dictionary.items():
             self.log(
                 name,
