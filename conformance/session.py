@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conformance.deviations import DeviationsError, DeviationsFile, load_deviations
+from conformance.outcomes import ClauseTimeout
 from conformance.target import (
     Target,
     TargetLoadError,
@@ -18,6 +19,7 @@ from conformance.target import (
     resolve_spec,
     start_xla_runtime,
 )
+from conformance.timeouts import time_limit
 
 _STATE = pytest.StashKey["SessionState"]()
 NO_DEVIATIONS = "none"  # --trainspec-deviations none: certify without any declared deviation
@@ -91,9 +93,12 @@ def prepare(config: pytest.Config) -> Target:
         return state.target
     spec = resolve_spec(config.getoption("trainspec_target"))
     start_xla_runtime()  # before the target is imported or any clause trains on the CPU
+    limit = config.getoption("trainspec_timeout")
     try:
-        target = load_target(spec)
-    except TargetLoadError as exc:
+        # A target whose import hangs must not hang the run: it gets the clause timeout.
+        with time_limit(limit, f"importing target {spec!r}"):
+            target = load_target(spec)
+    except (TargetLoadError, ClauseTimeout) as exc:
         raise pytest.UsageError(f"trainspec: {exc}") from exc
     override = config.getoption("trainspec_deviations")
     try:

@@ -252,7 +252,7 @@ def _import(spec: str) -> tuple[ModuleType, Any]:
         raise TargetLoadError(f"empty target specification {spec!r}")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure is the target's, report it whole
+    except (Exception, SystemExit) as exc:  # any import-time failure is the target's
         raise TargetLoadError(
             f"cannot import target {spec!r}: {type(exc).__name__}: {exc}"
         ) from exc

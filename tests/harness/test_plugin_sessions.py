@@ -125,3 +125,18 @@ def test_a_certificate_path_that_is_a_directory_is_a_usage_error(
     assert done.returncode == 4, done.stdout + done.stderr
     assert f"--trainspec-json {tmp_path} is a directory" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_target_whose_import_hangs_is_stopped_by_the_timeout(
+    run_pytest: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "trainspec_test_hangs_at_import.py").write_text(
+        "import time\nwhile True:\n    time.sleep(0.05)\n"
+    )
+    done = run_pytest(*SUITE, "--trainspec-target", "trainspec_test_hangs_at_import",
+                      "--trainspec-timeout", "1", "-o", f"pythonpath={tmp_path}",
+                      timeout=60)  # fmt: skip
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert (
+        "trainspec: importing target 'trainspec_test_hangs_at_import' took longer than 1 s"
+    ) in done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +166,16 @@ def test_quiet_trainer_defaults_can_be_overridden(tmp_path: object) -> None:
     assert trainer.flags["logger"] is True
     assert trainer.flags["enable_checkpointing"] is False
     assert trainer.flags["default_root_dir"] == str(tmp_path)
+
+
+def test_a_target_that_exits_at_import_is_a_load_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # SystemExit is no Exception: it escaped as an INTERNALERROR of pytest.
+    (tmp_path / "trainspec_test_exits_at_import.py").write_text("import sys\nsys.exit(3)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(TargetLoadError) as caught:
+        load_target("trainspec_test_exits_at_import")
+    assert str(caught.value) == (
+        "cannot import target 'trainspec_test_exits_at_import': SystemExit: 3"
+    )
