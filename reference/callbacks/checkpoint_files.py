@@ -42,7 +42,8 @@ def default_dirpath(trainer: Any) -> str:
         return os.path.join(trainer.default_root_dir, "checkpoints")
     logger = trainer.loggers[0]
     save_dir = logger.save_dir if logger.save_dir is not None else trainer.default_root_dir
-    return os.path.join(save_dir, str(logger.name), version_folder(logger.version), "checkpoints")
+    directory = os.path.join(save_dir, str(logger.name), version_folder(logger.version))
+    return os.path.expanduser(os.path.join(directory, "checkpoints"))  # a logger's "~/logs"
 
 
 def last_checkpoints(directory: str, last_name: str = "last") -> set[str]:

@@ -20,6 +20,7 @@ class _MetricsWriter:
     HPARAMS_FILE_NAME = "hparams.yaml"
 
     def __init__(self, log_dir: str) -> None:
+        log_dir = os.path.expanduser(log_dir)  # Lightning's file system expands "~" too
         self.log_dir = log_dir
         self.metrics_file_path = os.path.join(log_dir, self.FILE_NAME)
         self.rows: list[dict[str, Any]] = []

@@ -144,6 +144,7 @@ def version_folder(version: int | str | None) -> str:
 
 def next_version(root_dir: str) -> int:
     """One more than the highest ``version_N`` folder in ``root_dir`` (0 when there is none)."""
+    root_dir = os.path.expanduser(root_dir)  # "~/logs" is the home directory's, as in Lightning
     if not os.path.isdir(root_dir):
         return 0
     versions = [

@@ -94,8 +94,11 @@ class Trainer(TrainerProperties, RunPipeline):
         )
         self.state = TrainerState()
         self.should_stop = False
+        root = os.fspath(default_root_dir) if default_root_dir else os.getcwd()
+        # "~/runs" is the home directory's, as in Lightning (not a folder named "~" here);
+        # a URL ("s3://...") is left as it is
         self.default_root_dir = (
-            os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd()
+            root if "://" in root else os.path.normpath(os.path.expanduser(root))
         )
 
         # ---- loop flags (facts §2.1)

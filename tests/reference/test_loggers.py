@@ -80,6 +80,41 @@ a,b_epoch,b_step,e,epoch,step,v,vs_epoch,vs_step
 """
 
 
+def test_default_root_dir_expands_the_home_directory(
+    ns: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    # "~/runs" must not become a folder named "~" in the working directory
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    trainer = ns.module.Trainer(default_root_dir="~/runs/../outputs", logger=False)
+    assert trainer.default_root_dir == str(tmp_path / "outputs")
+    assert trainer.log_dir == str(tmp_path / "outputs")
+
+
+def test_a_logger_save_dir_under_home_is_written_there(
+    ns: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    loggers = ns.module.loggers
+    for _ in range(2):
+        trainer = ns.trainer(
+            max_epochs=1, limit_train_batches=2, limit_val_batches=0, enable_checkpointing=True,
+            logger=[loggers.CSVLogger("~/csv"), loggers.TensorBoardLogger("~/tb")],
+        )  # fmt: skip
+        trainer.fit(logging_model(ns))
+    assert list(work.iterdir()) == []  # no folder named "~"
+    for logger in ("csv", "tb"):
+        assert sorted(p.name for p in (home / logger / "lightning_logs").iterdir()) == [
+            "version_0",
+            "version_1",
+        ]
+    csv_run = home / "csv" / "lightning_logs" / "version_1"
+    assert (csv_run / "checkpoints" / "epoch=0-step=2.ckpt").is_file()
+
+
 def test_versions_increment(tmp_path: Path) -> None:
     for expected in ("version_0", "version_1"):
         trainer = L.Trainer(
