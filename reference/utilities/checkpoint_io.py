@@ -38,7 +38,7 @@ class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
 
 def atomic_save(checkpoint: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Write ``checkpoint`` to ``path`` so that a crash never leaves a partial file there."""
-    path = os.fspath(path)
+    path = os.path.expanduser(os.fspath(path))  # "~/model.ckpt" is in the home directory
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     # the temporary name does not end in .ckpt: nothing looking for checkpoints mistakes it
@@ -95,6 +95,8 @@ def load_checkpoint(
     weights_only: bool | None = None,
 ) -> dict[str, Any]:
     """Read a checkpoint dict; ``weights_only`` is True unless the caller passes False."""
+    if isinstance(source, (str, os.PathLike)):
+        source = os.path.expanduser(os.fspath(source))
     name = describe(source)
     if isinstance(source, (str, os.PathLike)):
         if os.path.isdir(source):

@@ -59,6 +59,15 @@ def test_a_failed_save_keeps_the_previous_file_and_removes_its_temporary(tmp_pat
     assert os.listdir(tmp_path) == ["model.ckpt"]
 
 
+def test_a_path_under_home_is_expanded(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    atomic_save(checkpoint(3.0), "~/runs/model.ckpt")
+    assert (tmp_path / "home" / "runs" / "model.ckpt").is_file()
+    assert not (tmp_path / "~").exists()
+    assert load_checkpoint("~/runs/model.ckpt")["state_dict"]["w"][0] == 3.0
+
+
 def test_missing_and_empty_files(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="Checkpoint file not found: .*gone.ckpt"):
         load_checkpoint(tmp_path / "gone.ckpt")
