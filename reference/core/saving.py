@@ -55,7 +55,7 @@ def load_hparams_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     ``.csv`` of ``key,value`` rows."""
     import yaml
 
-    path = os.fspath(path)
+    path = os.path.expanduser(os.fspath(path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"hparams_file not found: {path}")
     extension = path.rsplit(".", 1)[-1].lower()

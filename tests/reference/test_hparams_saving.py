@@ -259,6 +259,13 @@ def test_hparams_file_written_by_lightning_with_a_tuple_loads(tmp_path: Path) ->
     assert loaded.hparams.betas == (0.9, 0.999) and loaded.hparams.scale == 2.0
 
 
+def test_hparams_file_under_home(tmp_path: Path, monkeypatch: Any) -> None:
+    path = _saved(tmp_path, Scaled(width=3))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "hp.yaml").write_text("scale: 5.0\nwidth: 3\n")
+    assert Scaled.load_from_checkpoint(path, hparams_file="~/hp.yaml").hparams.scale == 5.0
+
+
 def test_hparams_file_with_python_objects_is_refused_by_name(tmp_path: Path) -> None:
     path = _saved(tmp_path, Scaled(width=3))
     unsafe = tmp_path / "unsafe.yaml"
