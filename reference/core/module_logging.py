@@ -87,6 +87,8 @@ class LoggingMixin:
         The hook calling it decides the defaults: per-step in training hooks, per-epoch (mean
         over batches, weighted by batch size) in evaluation hooks and epoch hooks.
         """
+        if not isinstance(name, str):
+            raise TypeError(f"`self.log` needs a str name, got {type(name).__name__}: {name!r}")
         trainer = self._trainer
         if trainer is None:
             warn(

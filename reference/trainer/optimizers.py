@@ -270,6 +270,12 @@ def _validate(model: Any, optimizers: list[Any], configs: list[LRSchedulerConfig
         )
     for config in configs:
         scheduler = config.scheduler
+        if not hasattr(scheduler, "optimizer"):  # e.g. a list, or the name of a scheduler
+            raise MisconfigurationException(
+                f"`configure_optimizers` returned {type(scheduler).__name__} {scheduler!r:.80} as"
+                " an lr scheduler; expected an lr scheduler (which has an `optimizer`) or a"
+                ' scheduler config dict {"scheduler": ..., "interval": ...}.'
+            )
         if getattr(scheduler, "optimizer", None) not in optimizers:
             raise MisconfigurationException(
                 "Some schedulers are attached with an optimizer that wasn't returned from"

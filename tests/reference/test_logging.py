@@ -227,6 +227,13 @@ def test_bad_values_are_named(ns: Any, value: Any, message: str) -> None:
         ns.trainer(max_epochs=1, limit_val_batches=0).fit(model)
 
 
+def test_a_name_that_is_not_a_str_is_named(make_trainer: Any) -> None:
+    # Lightning fails with "argument of type 'int' is not iterable" from inside log
+    model = logging_model(L, train=lambda m, b, i: m.log(3, 1.0))
+    with pytest.raises(TypeError, match="`self.log` needs a str name, got int: 3"):
+        make_trainer(max_epochs=1, limit_val_batches=0).fit(model)
+
+
 def test_log_dict_of_something_else_is_named(make_trainer: Any) -> None:
     # Lightning fails with "'list' object has no attribute 'items'" from inside log_dict
     model = logging_model(L, train=lambda m, b, i: m.log_dict([("p", 1.0)]))

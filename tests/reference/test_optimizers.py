@@ -201,6 +201,10 @@ def test_bad_scheduler_configs(make_trainer: Any) -> None:
                 list(p)
             ),
         )
+    # not a scheduler at all: named as such, not as "attached to another optimizer"
+    for not_a_scheduler, shown in (("step", "str 'step'"), ([0], r"list \[0\]")):
+        with pytest.raises(MisconfigurationException, match=f"returned {shown} as an lr sched"):
+            fit(make_trainer, lambda p, s=not_a_scheduler: {"optimizer": sgd(p), "lr_scheduler": s})
 
 
 def test_gradient_clipping_by_norm_and_value(make_trainer: Any) -> None:
