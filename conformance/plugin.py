@@ -40,13 +40,23 @@ from conformance.registry import REGISTRY, clause_of
 from conformance.selection import parse_prefixes, selected
 from conformance.session import SessionState, activate_hypothesis_profile, prepare, state_of
 from conformance.target import ENV_VAR, Target
-from conformance.timeouts import pytest_runtest_protocol, pytest_timeout_set_timer
+from conformance.timeouts import (
+    pytest_runtest_protocol,
+    pytest_sessionfinish,
+    pytest_timeout_set_timer,
+    pytest_unconfigure,
+)
 
 DEFAULT_TIMEOUT_S = 120.0
 # The fixtures clause tests use; importing them here is what makes pytest offer them.
 FIXTURES = (target, make_trainer, make_tmp_dir, trainer_factory, hook_trace_golden)
 # Hook implementations of other modules count as this plugin's when they are its attributes.
-HOOKS = (pytest_runtest_protocol, pytest_timeout_set_timer)
+HOOKS = (
+    pytest_runtest_protocol,
+    pytest_timeout_set_timer,
+    pytest_sessionfinish,
+    pytest_unconfigure,
+)
 _PHASES = pytest.StashKey[dict[str, dict[str, Any]]]()
 _RESTORED = pytest.StashKey[list[str]]()
 

@@ -1,5 +1,6 @@
-"""Per-clause timeouts: the timer that interrupts a hanging clause, and the watchdog that ends the
-process when nothing can (hook implementations exposed through :mod:`conformance.plugin`).
+"""Never hang: the timer that interrupts a hanging clause, the watchdog that ends the process when
+nothing can, and an exit that threads a target left running cannot hold up (hook implementations
+exposed through :mod:`conformance.plugin`).
 
 pytest-timeout's signal method raises ``pytest.fail``'s exception from its SIGALRM handler.
 Hypothesis treats that exception as a falsifying example: it shrinks and replays it, and with the
@@ -14,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +26,8 @@ from conformance.outcomes import ClauseTimeout
 from conformance.registry import clause_of
 
 HARD_EXIT_CODE = 70
+LEFTOVER_THREADS_GRACE_S = 5.0  # how long a finished run waits for threads a target left behind
+_EXIT_STATUS = pytest.StashKey[int]()
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -125,3 +129,43 @@ def _last_certificate(item: pytest.Item, limit: float) -> None:
         certificate.write(collector.build(), path)
     except Exception as exc:  # the process ends anyway; say why there is no certificate
         sys.stderr.write(f"trainspec: could not write the certificate: {exc!r}\n")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Do not let threads a target left running keep a finished clause session alive.
+
+    Python joins non-daemon threads at exit, so a thread the target started and never stopped
+    (a logger's flusher, a prefetcher) made the process, and ``trainspec certify``, wait forever
+    after the certificate was written. They get a short grace, then the process ends with
+    pytest's exit status. xdist workers are left to xdist.
+    """
+    collector = config.pluginmanager.get_plugin("trainspec-collector")
+    in_clause_session = collector is not None and collector.state.target is not None
+    if _is_worker(config) or not in_clause_session or _EXIT_STATUS not in config.stash:
+        return
+    deadline = time.monotonic() + LEFTOVER_THREADS_GRACE_S
+    for thread in _leftover_threads():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    left = _leftover_threads()
+    if not left:
+        return
+    names = ", ".join(thread.name for thread in left)
+    plural = "s" if len(left) > 1 else ""
+    sys.stdout.flush()
+    sys.stderr.write(
+        f"trainspec: the target left {len(left)} thread{plural} running ({names}); ending the "
+        "process without waiting for them\n"
+    )
+    sys.stderr.flush()
+    os._exit(config.stash[_EXIT_STATUS])
+
+
+def _leftover_threads() -> list[threading.Thread]:
+    main = threading.main_thread()
+    return [t for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()]

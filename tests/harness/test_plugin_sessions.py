@@ -140,3 +140,27 @@ def test_a_target_whose_import_hangs_is_stopped_by_the_timeout(
     assert (
         "trainspec: importing target 'trainspec_test_hangs_at_import' took longer than 1 s"
     ) in done.stderr
+
+
+def test_threads_a_target_leaves_running_do_not_keep_the_run_alive(
+    run_pytest: Any, tmp_path: Path
+) -> None:
+    # A non-daemon thread left by fit() (a logger's flusher, say) kept the process from exiting
+    # after the certificate was written: `trainspec certify -n 0` never returned.
+    (tmp_path / "trainspec_test_leaves_thread.py").write_text(
+        "import threading, time\n"
+        f"from {STUB} import Callback, LightningModule\n"
+        f"from {STUB} import Trainer as _Trainer\n"
+        "class Trainer(_Trainer):\n"
+        "    def fit(self, model):\n"
+        "        threading.Thread(target=time.sleep, args=(3600,), name='leaky-flusher').start()\n"
+        "        return super().fit(model)\n"
+    )
+    path = tmp_path / "certificate.json"
+    done = run_pytest(*SUITE, "--trainspec-target", "trainspec_test_leaves_thread",
+                      "--trainspec-clauses", "HX-PASS", "--trainspec-json", str(path),
+                      "-o", f"pythonpath={tmp_path}", timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+    assert "left 1 thread running (leaky-flusher)" in done.stderr, done.stderr
+    assert json.loads(path.read_text())["conforms"] is True
