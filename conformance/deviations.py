@@ -111,10 +111,12 @@ class DeviationsFile:
         known_clauses: Iterable[str],
         params_of: Mapping[str, Iterable[str]],
         *,
+        values_of: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
         target_version: str | None = None,
     ) -> list[str]:
         """Entries that can never apply: an unknown clause, a condition on a parameter that the
-        clause's test does not have, or (given the target's ``target_version``) a
+        clause's test does not have or (given ``values_of``: clause ID → parameter → the values
+        it runs with) on none of its values, or (given the target's ``target_version``) a
         ``target_version`` condition on a target whose version is no PEP 440 version.
         ``params_of`` maps clause ID → its parameter names.
         """
@@ -126,12 +128,19 @@ class DeviationsFile:
                 found.append(f"{where}: no registered clause has ID {entry.clause!r}")
                 continue
             names = set(params_of.get(entry.clause, ()))
-            for name in entry.params:
+            seen = (values_of or {}).get(entry.clause, {})
+            for name, allowed in entry.params.items():
                 if name not in names:
                     has = ", ".join(sorted(names)) or "none"
                     found.append(
                         f"{where}: condition {name!r} is not a parameter of the clause "
                         f"(its parameters: {has})"
+                    )
+                elif name in seen and not set(allowed) & set(seen[name]):
+                    wanted = allowed[0] if len(allowed) == 1 else list(allowed)
+                    found.append(
+                        f"{where}: condition {name}={wanted!r} matches none of the values the "
+                        f"clause runs with ({', '.join(sorted(seen[name]))})"
                     )
             if entry.target_version is not None and target_version is not None:
                 if not _is_version(target_version):

@@ -275,11 +275,12 @@ def pytest_collection_modifyitems(
     target = prepare(config)
     # Deviation conditions are checked against every collected test, selected or not, so that a
     # narrow --trainspec-clauses run does not report other clauses' parameters as unknown.
-    params_of: dict[str, set[str]] = {}
+    values_of: dict[str, dict[str, set[str]]] = {}
     for item in collected:
         info = clause_of(item)
         assert info is not None
-        params_of.setdefault(info.id, set()).update(_cell_of(item)[0])
+        for name, value in _cell_of(item)[0].items():
+            values_of.setdefault(info.id, {}).setdefault(name, set()).add(value)
     _select(config, state, items)
     for item in items:
         if clause_of(item) is not None:
@@ -287,7 +288,7 @@ def pytest_collection_modifyitems(
     if state.deviations.entries:
         _complete_registry(collected)
         state.problems = state.deviations.problems(
-            REGISTRY, params_of, target_version=target.version
+            REGISTRY, values_of, values_of=values_of, target_version=target.version
         )
 
 

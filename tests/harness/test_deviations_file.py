@@ -142,3 +142,19 @@ def test_a_target_version_condition_on_a_target_without_a_version_is_a_problem()
         "target's version 'unknown' is not a PEP 440 version (set __version__ in the target "
         "module)"
     ]
+
+
+def test_a_condition_value_the_clause_never_runs_with_is_a_problem() -> None:
+    # A typo ("16-mix", or "gpu" where the parameter says "cuda") made the entry silently never
+    # apply; the clause then showed as an undeclared failure.
+    parsed = parse_deviations(
+        '[[deviation]]\nclause = "PREC-001"\nreason = "r"\n[deviation.when]\n'
+        'device = "gpu"\nprecision = ["16-mixed", "bf16-mix"]\n'
+    )
+    values = {"PREC-001": {"device": {"cpu", "cuda"}, "precision": {"16-mixed", "32-true"}}}
+    assert parsed.problems(["PREC-001"], values, values_of=values) == [
+        "<deviations> entry 1 (PREC-001): condition device='gpu' matches none of the values the "
+        "clause runs with (cpu, cuda)"
+    ]
+    values["PREC-001"]["device"].add("gpu")
+    assert parsed.problems(["PREC-001"], values, values_of=values) == []
