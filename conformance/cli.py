@@ -56,7 +56,11 @@ def _certify_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", dest="json_path", metavar="PATH", help="write the JSON certificate")
     p.add_argument("--junit", dest="junit_path", metavar="PATH", help="write JUnit XML")
-    p.add_argument("--deviations", metavar="PATH", help="deviations file to use (TOML)")
+    p.add_argument(
+        "--deviations",
+        metavar="PATH",
+        help="deviations file (TOML) instead of the target's own; 'none': no file",
+    )
     p.add_argument(
         "--clauses",
         type=_clause_prefixes,
