@@ -191,6 +191,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:
         print(f"trainspec {args.command}: unexpected arguments {extra}", file=sys.stderr)
         return EXIT_CANNOT_CERTIFY
+    if args.output:  # record, catalogue and report: refuse an unusable -o before the work
+        from conformance.certificate import output_problem
+
+        problem = output_problem(args.output)
+        if problem:
+            print(f"trainspec {args.command}: -o {args.output} {problem}", file=sys.stderr)
+            return EXIT_CANNOT_CERTIFY
     if args.command == "record":
         from conformance.golden import record_command
 

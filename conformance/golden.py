@@ -230,9 +230,6 @@ def record_command(
 
     Bad arguments are one line. An exception from the recorded run is most likely the user's own
     code, so its traceback is shown, then one line saying that nothing was written."""
-    if Path(output).is_dir():  # say so before the run, not after it
-        print(f"trainspec record: -o {output} is a directory; name a .json file", file=sys.stderr)
-        return 2
     try:
         resolved = load_target(target)
         model_cls = _import_object(model, "--model")

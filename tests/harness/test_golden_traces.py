@@ -262,6 +262,4 @@ def test_an_error_in_the_recorded_run_shows_where_and_writes_nothing(tmp_path: P
 def test_an_output_that_is_a_directory_is_refused_before_the_run(tmp_path: Path) -> None:
     done = _record(tmp_path, "--model", "no_such_pkg.models:M", "-o", str(tmp_path))
     assert done.returncode == 2
-    assert (
-        done.stderr.strip() == f"trainspec record: -o {tmp_path} is a directory; name a .json file"
-    )
+    assert done.stderr.strip() == f"trainspec record: -o {tmp_path} is a directory; name a file"

@@ -103,3 +103,15 @@ def test_report_command_refuses_a_json_file_that_is_no_certificate(
     assert main(["report", str(other)]) == 2
     err = capsys.readouterr().err
     assert f"trainspec report: {other} is not a trainspec certificate ({why}" in err, err
+
+
+@pytest.mark.parametrize("command", [["report", "{cert}"], ["catalogue"]])
+def test_an_output_that_is_a_directory_is_one_clear_error(
+    tmp_path: Path, capsys: Any, command: list[str]
+) -> None:
+    cert = tmp_path / "cert.json"
+    cert.write_text(json.dumps(GOOD))
+    argv = [arg.format(cert=cert) for arg in command] + ["-o", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"trainspec {command[0]}: -o {tmp_path} is a directory; name a file" in err
