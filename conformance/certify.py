@@ -159,9 +159,27 @@ def _no_certificate(returncode: int, command: list[str]) -> str:
     return message
 
 
+def shadowing_package(cwd: Path) -> Path | None:
+    """A ``conformance`` package or module of the caller's that the child would import instead of
+    trainspec's: the child (and each xdist worker) puts its working directory first on sys.path."""
+    ours = Path(__file__).resolve().parent
+    for candidate in (cwd / "conformance", cwd / "conformance.py"):
+        is_package = (candidate / "__init__.py").exists() or candidate.suffix == ".py"
+        if candidate.exists() and is_package and candidate.resolve() != ours:
+            return candidate
+    return None
+
+
 def certify(options: CertifyOptions) -> int:
     """Run the suite; print the report; return the exit code (see the module docstring)."""
     spec = resolve_spec(options.target)
+    shadow = shadowing_package(Path.cwd())
+    if shadow is not None:
+        _say(
+            f"{shadow} would be imported instead of trainspec's own 'conformance' package; run "
+            "trainspec certify from another directory (with your adapter on PYTHONPATH)"
+        )
+        return EXIT_CANNOT_CERTIFY
     for flag, value in (("--json", options.json_path), ("--junit", options.junit_path)):
         problem = certificates.output_problem(value) if value else None
         if problem:

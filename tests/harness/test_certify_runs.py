@@ -4,6 +4,9 @@ JUnit, the table and the exit code."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -293,6 +296,26 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_the_run(
     assert f"trainspec certify: {flag} {path} {why}" in run.output, run.output
     assert "Traceback" not in run.output
     assert "collected" not in run.output  # refused before pytest started
+
+
+def test_a_conformance_package_in_the_working_directory_is_named_up_front(tmp_path: Path) -> None:
+    # The child and its xdist workers put the working directory first on sys.path, so a project
+    # package named `conformance` shadowed trainspec's: "No module named 'conformance.plugin'".
+    script = Path(sys.executable).with_name("trainspec")
+    if not script.exists():
+        pytest.skip("the trainspec console script is not installed next to this interpreter")
+    (tmp_path / "conformance").mkdir()
+    (tmp_path / "conformance" / "__init__.py").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TRAINSPEC_"))}
+    command = [str(script), "certify", "--plain", "--target", STUB, *SUITE, "-n", "0"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=240, check=False)  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        f"trainspec certify: {tmp_path / 'conformance'} would be imported instead of trainspec's "
+        "own 'conformance' package; run trainspec certify from another directory"
+    ) in done.stderr, done.stdout + done.stderr
+    assert "collected" not in done.stdout
 
 
 def test_an_unknown_suite_cannot_certify(certify: Any) -> None:
