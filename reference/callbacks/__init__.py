@@ -5,9 +5,11 @@ from reference.callbacks.checkpoint import Checkpoint
 from reference.callbacks.early_stopping import EarlyStopping
 from reference.callbacks.model_checkpoint import ModelCheckpoint
 from reference.callbacks.model_summary import ModelSummary
+from reference.callbacks.prediction_writer import BasePredictionWriter
 from reference.callbacks.progress import ProgressBar, TQDMProgressBar
 
 __all__ = [
+    "BasePredictionWriter",
     "Callback",
     "Checkpoint",
     "EarlyStopping",
