@@ -3,6 +3,7 @@
 from reference.callbacks.callback import Callback
 from reference.callbacks.checkpoint import Checkpoint
 from reference.callbacks.early_stopping import EarlyStopping
+from reference.callbacks.lr_monitor import LearningRateMonitor
 from reference.callbacks.model_checkpoint import ModelCheckpoint
 from reference.callbacks.model_summary import ModelSummary
 from reference.callbacks.prediction_writer import BasePredictionWriter
@@ -13,6 +14,7 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "EarlyStopping",
+    "LearningRateMonitor",
     "ModelCheckpoint",
     "ModelSummary",
     "ProgressBar",
