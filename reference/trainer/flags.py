@@ -11,6 +11,7 @@ import numbers
 from datetime import timedelta
 from typing import Any
 
+from reference.profilers import PassThroughProfiler
 from reference.utilities.exceptions import MisconfigurationException
 from reference.utilities.warnings import PossibleUserWarning, info, warn
 
@@ -19,12 +20,36 @@ NOT_YET = "is not supported by the reference trainer yet"
 
 def refuse_unsupported(**flags: Any) -> None:
     """Lightning flags the reference does not implement: only their "off" value is accepted."""
-    off = {"max_time": None, "profiler": None, "overfit_batches": 0, "model_registry": None}
+    off = {"max_time": None, "overfit_batches": 0, "model_registry": None}
     for name, value in flags.items():
         if value != off[name]:
             raise NotImplementedError(
                 f"`Trainer({name}={value!r})` {NOT_YET}; leave it at {off[name]!r}."
             )
+
+
+def profiler(value: Any) -> PassThroughProfiler:
+    """``trainer.profiler``: None (or a ``PassThroughProfiler``) gives the pass-through one.
+
+    Lightning's profilers need timing calls around every hook and fetch; the reference makes
+    none, so a profiler that records would silently report nothing: it is refused instead.
+    """
+    if value is None:
+        return PassThroughProfiler()
+    if isinstance(value, PassThroughProfiler):
+        return value
+    if isinstance(value, str):
+        known = ["simple", "advanced", "pytorch", "xla"]
+        if value.lower() not in known:
+            raise MisconfigurationException(
+                "When passing string value for the `profiler` parameter of `Trainer`, it can only"
+                f" be one of {known}"
+            )
+    raise NotImplementedError(
+        f"`Trainer(profiler={value!r})`: profiling is not supported by the reference trainer;"
+        " leave it at None (`trainer.profiler` is then a PassThroughProfiler that records"
+        " nothing)."
+    )
 
 
 def check_barebones(**flags: Any) -> None:

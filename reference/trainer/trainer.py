@@ -74,7 +74,6 @@ class Trainer(TrainerProperties, RunPipeline):
     ) -> None:
         flags.refuse_unsupported(
             max_time=max_time,
-            profiler=profiler,
             overfit_batches=overfit_batches,
             model_registry=model_registry,
         )
@@ -85,10 +84,12 @@ class Trainer(TrainerProperties, RunPipeline):
                 enable_progress_bar=enable_progress_bar,
                 enable_model_summary=enable_model_summary,
                 num_sanity_val_steps=num_sanity_val_steps,
+                profiler=profiler,
             )
             logger = enable_checkpointing = enable_progress_bar = enable_model_summary = False
             num_sanity_val_steps = 0
         self.barebones = barebones
+        self.profiler = flags.profiler(profiler)
         self.strategy = build_strategy(
             accelerator, devices, strategy, precision, plugins, num_nodes
         )
