@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, IterableDataset
 
 
 class IndexRecordingBatchSampler:
@@ -53,13 +53,16 @@ def recorder_of(dataloader: Any) -> IndexRecordingBatchSampler | None:
 
 @contextmanager
 def recording_batch_indices(dataloaders: list[Any]) -> Iterator[None]:
-    """Record the index lists of every DataLoader (with a batch sampler) in ``dataloaders``
-    while the block runs; the dataloaders are as they were afterwards, also after an error."""
+    """Record the index lists of every map-style DataLoader with a batch sampler among
+    ``dataloaders`` while the block runs; the dataloaders are as they were afterwards, also
+    after an error."""
     installed: list[tuple[DataLoader, Any]] = []
     try:
         for dataloader in dataloaders:
             if not isinstance(dataloader, DataLoader) or dataloader.batch_sampler is None:
                 continue
+            if isinstance(dataloader.dataset, IterableDataset):
+                continue  # its sampler yields None for every sample: no indices to give
             if recorder_of(dataloader) is not None or any(dataloader is d for d, _ in installed):
                 continue  # the same loader listed twice: one recorder is enough
             original = dataloader.batch_sampler

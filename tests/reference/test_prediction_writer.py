@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
 DATA = TensorDataset(torch.arange(7.0).unsqueeze(-1))
 
@@ -129,3 +129,22 @@ def test_writer_without_the_needed_method_says_which(make_trainer: Any) -> None:
     writer = L.callbacks.BasePredictionWriter("epoch")
     with pytest.raises(NotImplementedError, match="write_on_epoch_end"):
         make_trainer(callbacks=[writer]).predict(Model(), DataLoader(DATA, batch_size=2))
+
+
+def test_iterable_dataset_has_no_indices(ns: Any) -> None:
+    class Stream(IterableDataset):
+        def __iter__(self) -> Any:
+            return iter([(torch.tensor([float(i)]),) for i in range(3)])
+
+    with pytest.warns(UserWarning, match="Couldn't infer the batch indices.*`DataLoader`"):
+        seen, _, _ = predict_with_writer(ns, "batch", DataLoader(Stream(), batch_size=2))
+    assert [entry[2] for entry in seen] == [[], []]
+
+
+def test_indices_with_worker_processes(ns: Any) -> None:
+    """Workers prefetch: indices are drawn ahead of the batch being predicted."""
+    loader = DataLoader(DATA, batch_size=2, shuffle=True, num_workers=1, prefetch_factor=3)
+    seen, _, _ = predict_with_writer(ns, "batch", loader)
+    for _, prediction, indices, _, _ in seen:
+        assert prediction == [10.0 * i for i in indices]
+    assert sorted(i for entry in seen for i in entry[2]) == list(range(7))
