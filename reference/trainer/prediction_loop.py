@@ -111,7 +111,7 @@ class PredictionLoop:
                 if keep:
                     outputs.append(prediction)
         self.trainer._active_dataloader_idx = 0
-        return self._on_run_end()
+        return self._on_run_end(self._predictions)
 
     def _on_run_start(self) -> None:
         trainer = self.trainer
@@ -175,11 +175,16 @@ class PredictionLoop:
             self.epoch_batch_indices[dataloader_idx].append(indices)
         self.current_batch_indices = indices
 
-    def _on_run_end(self) -> list[Any] | None:
+    def _on_run_end(self, per_dataloader: list[list[Any]]) -> list[Any] | None:
+        """The end hooks; returns the outputs kept in ``per_dataloader`` (one list per
+        dataloader), unwrapped for a single dataloader, or None under
+        ``return_predictions=False``."""
         trainer = self.trainer
         hooks = trainer._hooks
         hooks.event("on_predict_epoch_end")
-        results = self.predictions if self.return_predictions else None
+        results = None
+        if self.return_predictions:
+            results = per_dataloader[0] if len(per_dataloader) == 1 else per_dataloader
         # what was kept only for the writers goes before on_predict_end, as in Lightning
         if not self.return_predictions:
             self._predictions = []
