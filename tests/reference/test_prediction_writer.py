@@ -148,3 +148,17 @@ def test_indices_with_worker_processes(ns: Any) -> None:
     for _, prediction, indices, _, _ in seen:
         assert prediction == [10.0 * i for i in indices]
     assert sorted(i for entry in seen for i in entry[2]) == list(range(7))
+
+
+def test_dataloader_iter_in_predict_step_is_refused(ns: Any) -> None:
+    class Writer(ns.module.callbacks.BasePredictionWriter):
+        def write_on_batch_end(self, *args: Any) -> None:
+            pass
+
+    class Model(ns.LightningModule):
+        def predict_step(self, dataloader_iter: Any) -> Any:
+            return next(dataloader_iter)
+
+    trainer = ns.trainer(callbacks=[Writer()])
+    with pytest.raises(NotImplementedError, match="dataloader_iter"):
+        trainer.predict(Model(), DataLoader(DATA, batch_size=2))
