@@ -91,28 +91,27 @@ def test_default_root_dir_expands_the_home_directory(
     assert trainer.log_dir == str(tmp_path / "outputs")
 
 
+@pytest.mark.parametrize("kind", ["CSVLogger", "TensorBoardLogger"])
 def test_a_logger_save_dir_under_home_is_written_there(
-    ns: Any, tmp_path: Path, monkeypatch: Any
+    ns: Any, kind: str, tmp_path: Path, monkeypatch: Any
 ) -> None:
+    if kind == "TensorBoardLogger":
+        pytest.importorskip("tensorboard")
     home, work = tmp_path / "home", tmp_path / "work"
     work.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(work)
-    loggers = ns.module.loggers
+    logger_class = getattr(ns.module.loggers, kind)
     for _ in range(2):
         trainer = ns.trainer(
             max_epochs=1, limit_train_batches=2, limit_val_batches=0, enable_checkpointing=True,
-            logger=[loggers.CSVLogger("~/csv"), loggers.TensorBoardLogger("~/tb")],
+            logger=logger_class("~/logs"),
         )  # fmt: skip
         trainer.fit(logging_model(ns))
     assert list(work.iterdir()) == []  # no folder named "~"
-    for logger in ("csv", "tb"):
-        assert sorted(p.name for p in (home / logger / "lightning_logs").iterdir()) == [
-            "version_0",
-            "version_1",
-        ]
-    csv_run = home / "csv" / "lightning_logs" / "version_1"
-    assert (csv_run / "checkpoints" / "epoch=0-step=2.ckpt").is_file()
+    runs = home / "logs" / "lightning_logs"
+    assert sorted(p.name for p in runs.iterdir()) == ["version_0", "version_1"]
+    assert (runs / "version_1" / "checkpoints" / "epoch=0-step=2.ckpt").is_file()
 
 
 def test_versions_increment(tmp_path: Path) -> None:
