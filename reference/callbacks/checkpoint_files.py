@@ -73,10 +73,14 @@ def symlink(target: str, link: str) -> None:
 
 
 def check_arguments(
-    monitor: str | None, save_top_k: int, every_n_train_steps: int, every_n_epochs: int,
-    train_time_interval: Any,
+    mode: str, save_last: Any, monitor: str | None, save_top_k: int, every_n_train_steps: int,
+    every_n_epochs: int, train_time_interval: Any,
 ) -> None:  # fmt: skip
-    """Clear errors for ModelCheckpoint arguments that cannot work together."""
+    """Clear errors for ModelCheckpoint arguments that are invalid or cannot work together."""
+    if mode not in ("min", "max"):
+        raise MisconfigurationException(f"`mode` can be min, max but got {mode}")
+    if save_last not in (None, True, False, "link"):
+        raise ValueError(f"`save_last` must be a bool, None or 'link', got {save_last!r}")
     if save_top_k < -1:
         raise MisconfigurationException(f"Invalid value for save_top_k={save_top_k}. Must be >= -1")
     for name, value in (

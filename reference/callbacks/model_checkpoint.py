@@ -62,10 +62,6 @@ class ModelCheckpoint(Checkpoint):
         enable_version_counter: bool = True,
     ) -> None:
         super().__init__()
-        if mode not in ("min", "max"):
-            raise MisconfigurationException(f"`mode` can be min, max but got {mode}")
-        if save_last not in (None, True, False, "link"):
-            raise ValueError(f"`save_last` must be a bool, None or 'link', got {save_last!r}")
         self.monitor = monitor
         self.mode = mode
         self.verbose = verbose
@@ -84,8 +80,9 @@ class ModelCheckpoint(Checkpoint):
         self._every_n_train_steps = every_n_train_steps or 0
         self._train_time_interval = train_time_interval
         files.check_arguments(
-            monitor, save_top_k, self._every_n_train_steps, every_n_epochs or 0, train_time_interval
-        )
+            mode, save_last, monitor, save_top_k, self._every_n_train_steps, every_n_epochs or 0,
+            train_time_interval,
+        )  # fmt: skip
 
         self.best_k_models: dict[str, Tensor] = {}
         self.kth_best_model_path = ""
