@@ -185,8 +185,7 @@ class PredictionLoop:
         results = None
         if self.return_predictions:
             results = per_dataloader[0] if len(per_dataloader) == 1 else per_dataloader
-        # what was kept only for the writers goes before on_predict_end, as in Lightning
-        if not self.return_predictions:
+        else:  # what was kept only for the writers goes before on_predict_end, as in Lightning
             self._predictions = []
         self.epoch_batch_indices = []
         hooks.event("on_predict_end")
