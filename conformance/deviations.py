@@ -109,16 +109,15 @@ class DeviationsFile:
     def problems(
         self,
         known_clauses: Iterable[str],
-        params_of: Mapping[str, Iterable[str]],
+        values_of: Mapping[str, Mapping[str, Iterable[str]]],
         *,
-        values_of: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
         target_version: str | None = None,
     ) -> list[str]:
         """Entries that can never apply: an unknown clause, a condition on a parameter that the
-        clause's test does not have or (given ``values_of``: clause ID → parameter → the values
-        it runs with) on none of its values, or (given the target's ``target_version``) a
-        ``target_version`` condition on a target whose version is no PEP 440 version.
-        ``params_of`` maps clause ID → its parameter names.
+        clause's test does not have or on none of the values it runs with (``values_of``: clause
+        ID → parameter → those values; no values: not checked), or (given the target's
+        ``target_version``) a ``target_version`` condition on a target whose version is no
+        PEP 440 version.
         """
         known = set(known_clauses)
         found: list[str] = []
@@ -127,16 +126,15 @@ class DeviationsFile:
             if entry.clause not in known:
                 found.append(f"{where}: no registered clause has ID {entry.clause!r}")
                 continue
-            names = set(params_of.get(entry.clause, ()))
-            seen = (values_of or {}).get(entry.clause, {})
+            seen = values_of.get(entry.clause, {})
             for name, allowed in entry.params.items():
-                if name not in names:
-                    has = ", ".join(sorted(names)) or "none"
+                if name not in seen:
+                    has = ", ".join(sorted(seen)) or "none"
                     found.append(
                         f"{where}: condition {name!r} is not a parameter of the clause "
                         f"(its parameters: {has})"
                     )
-                elif name in seen and not set(allowed) & set(seen[name]):
+                elif seen[name] and not set(allowed) & set(seen[name]):
                     wanted = allowed[0] if len(allowed) == 1 else list(allowed)
                     found.append(
                         f"{where}: condition {name}={wanted!r} matches none of the values the "

@@ -288,7 +288,7 @@ def pytest_collection_modifyitems(
     if state.deviations.entries:
         _complete_registry(collected)
         state.problems = state.deviations.problems(
-            REGISTRY, values_of, values_of=values_of, target_version=target.version
+            REGISTRY, values_of, target_version=target.version
         )
 
 

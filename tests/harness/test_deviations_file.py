@@ -111,10 +111,10 @@ def test_a_missing_file_is_an_error_and_no_file_means_no_deviations(tmp_path: Pa
 
 def test_problems_are_unknown_clauses_and_conditions_on_absent_parameters() -> None:
     parsed = parse_deviations(VALID)
-    problems = parsed.problems(["OPT-002", "PREC-001"], {"PREC-001": ["device"]})
+    problems = parsed.problems(["OPT-002", "PREC-001"], {"PREC-001": {"device": ()}})
     assert len(problems) == 1
     assert "condition 'precision' is not a parameter of the clause" in problems[0]
-    problems = parsed.problems(["PREC-001"], {"PREC-001": ["device", "precision"]})
+    problems = parsed.problems(["PREC-001"], {"PREC-001": {"device": (), "precision": ()}})
     assert problems == ["<deviations> entry 1 (OPT-002): no registered clause has ID 'OPT-002'"]
 
 
@@ -152,9 +152,9 @@ def test_a_condition_value_the_clause_never_runs_with_is_a_problem() -> None:
         'device = "gpu"\nprecision = ["16-mixed", "bf16-mix"]\n'
     )
     values = {"PREC-001": {"device": {"cpu", "cuda"}, "precision": {"16-mixed", "32-true"}}}
-    assert parsed.problems(["PREC-001"], values, values_of=values) == [
+    assert parsed.problems(["PREC-001"], values) == [
         "<deviations> entry 1 (PREC-001): condition device='gpu' matches none of the values the "
         "clause runs with (cpu, cuda)"
     ]
     values["PREC-001"]["device"].add("gpu")
-    assert parsed.problems(["PREC-001"], values, values_of=values) == []
+    assert parsed.problems(["PREC-001"], values) == []
